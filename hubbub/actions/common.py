@@ -1,0 +1,77 @@
+"""Pieces every action shares: the account/service scope, lookups that 404, and the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, RowMapping, insert, or_, select
+
+from hubbub.domain import clock
+from hubbub.errors import NotFound
+from hubbub.store.schema import configurations, conversations, events, services
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """Who is asking and in which Conversation Service (None: the account's default service)."""
+
+    account_sid: str
+    service_sid: str | None = None
+    source: str = "API"
+    webhook_enabled: bool = False
+    client_identity: str | None = None
+
+
+def not_found(path: str) -> NotFound:
+    return NotFound(f"The requested resource {path} was not found")
+
+
+def service_sid(conn: Connection, scope: Scope) -> str:
+    if scope.service_sid is None:
+        sid = conn.execute(
+            select(configurations.c.default_chat_service_sid).where(
+                configurations.c.account_sid == scope.account_sid)
+        ).scalar_one_or_none()
+        if sid is None:
+            raise not_found("/Configuration")
+        return sid
+    found = conn.execute(
+        select(services.c.sid).where(services.c.sid == scope.service_sid,
+                                     services.c.account_sid == scope.account_sid)
+    ).scalar_one_or_none()
+    if found is None:
+        raise not_found(f"/Services/{scope.service_sid}")
+    return found
+
+
+def conversation_filter(scope: Scope, key: str) -> Any:
+    """WHERE clause for a conversation addressed by SID or unique name within the scope."""
+    clause = or_(conversations.c.sid == key, conversations.c.unique_name == key) if not (
+        key.startswith("CH") and len(key) == 34) else conversations.c.sid == key
+    clause = clause & (conversations.c.account_sid == scope.account_sid)
+    if scope.service_sid is not None:
+        clause = clause & (conversations.c.chat_service_sid == scope.service_sid)
+    else:
+        clause = clause & (conversations.c.chat_service_sid == select(
+            configurations.c.default_chat_service_sid).where(
+            configurations.c.account_sid == scope.account_sid).scalar_subquery())
+    return clause
+
+
+def get_conversation(conn: Connection, scope: Scope, key: str) -> RowMapping:
+    row = conn.execute(select(conversations).where(conversation_filter(scope, key))).mappings().first()
+    if row is None:
+        raise not_found(f"/Conversations/{key}")
+    return row
+
+
+def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str | None,
+         data: dict[str, Any]) -> None:
+    """Record an event in the outbox, in the caller's transaction."""
+    payload = {"source": scope.source, "webhook_enabled": scope.webhook_enabled,
+               "client_identity": scope.client_identity, "data": data}
+    conn.execute(insert(events).values(
+        account_sid=scope.account_sid, conversation_sid=conversation_sid, type=event_type,
+        payload=orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), date_created=clock.now()))

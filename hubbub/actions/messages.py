@@ -1,0 +1,141 @@
+"""Messages and their delivery receipts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+
+from hubbub import errors
+from hubbub.actions.common import Scope, conversation_filter, emit, get_conversation, not_found
+from hubbub.actions.conversations import reactivate_if_inactive
+from hubbub.domain import clock
+from hubbub.domain.sids import new_sid
+from hubbub.errors import InvalidParameter
+from hubbub.store.schema import conversations, messages, participants, receipts
+
+
+@dataclass(frozen=True)
+class MessageFields:
+    author: str | None = None
+    body: str | None = None
+    attributes: str | None = None
+    media_sids: tuple[str, ...] = ()
+    content_sid: str | None = None
+    content_variables: str | None = None
+    subject: str | None = None
+    date_created: int | None = None
+    date_updated: int | None = None
+
+
+def check_create_message(fields: MessageFields) -> MessageFields:
+    if not fields.body and not fields.media_sids and not fields.content_sid:
+        raise InvalidParameter("A message needs a Body, a MediaSid or a ContentSid", code=50003)
+    return fields
+
+
+def _author_participant(conn: Connection, conversation_sid: str, author: str) -> str | None:
+    if author == "system":
+        return None
+    row = conn.execute(select(participants.c.sid).where(
+        participants.c.conversation_sid == conversation_sid, participants.c.identity == author)).first()
+    if row is None:
+        row = conn.execute(select(participants.c.sid).where(
+            participants.c.conversation_sid == conversation_sid, participants.c.address == author)).first()
+    return row.sid if row else None
+
+
+def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fields: MessageFields) -> RowMapping:
+    # Allocate the index first: the UPDATE takes the conversation's row lock, so concurrent writers to
+    # one conversation queue here and indices follow commit order.
+    bumped = conn.execute(
+        update(conversations)
+        .where(conversation_filter(scope, conversation_key), conversations.c.state != "closed")
+        .values(next_message_index=conversations.c.next_message_index + 1)
+        .returning(conversations.c.sid, conversations.c.chat_service_sid, conversations.c.state,
+                   conversations.c.next_message_index, conversations.c.timer_inactive,
+                   conversations.c.timer_closed, conversations.c.date_inactive, conversations.c.date_closed)
+    ).mappings().first()
+    if bumped is None:
+        conversation = get_conversation(conn, scope, conversation_key)  # raises 404 if absent
+        raise InvalidParameter(
+            f"Conversation {conversation['sid']} is closed so it can't be used for chatting anymore",
+            code=errors.CONVERSATION_CLOSED)
+    conv_sid = bumped["sid"]
+    index = bumped["next_message_index"] - 1
+    author = fields.author or "system"
+    participant_sid = _author_participant(conn, conv_sid, author)
+    now = clock.now()
+    created = fields.date_created or now
+    media = [{"sid": sid, "size": 0, "content_type": None, "filename": None} for sid in fields.media_sids]
+    sid = new_sid("IM")
+    row: dict[str, Any] = dict(
+        sid=sid, account_sid=scope.account_sid, chat_service_sid=bumped["chat_service_sid"],
+        conversation_sid=conv_sid, index=index, author=author, body=fields.body,
+        attributes=fields.attributes or "{}", participant_sid=participant_sid,
+        media=orjson.dumps(media).decode() if media else None, content_sid=fields.content_sid,
+        subject=fields.subject, date_created=created, date_updated=fields.date_updated,
+    )
+    conn.execute(insert(messages).values(**row))
+    recipients = conn.execute(select(participants.c.sid).where(
+        participants.c.conversation_sid == conv_sid, participants.c.address.is_not(None))).scalars().all()
+    receipt_rows = [
+        {"sid": new_sid("DY"), "account_sid": scope.account_sid, "chat_service_sid": bumped["chat_service_sid"],
+         "conversation_sid": conv_sid, "message_sid": sid, "participant_sid": p, "channel_message_sid": None,
+         "status": None, "error_code": 0, "date_created": now, "date_updated": None}
+        for p in recipients if p != participant_sid
+    ]
+    if receipt_rows:
+        conn.execute(insert(receipts), receipt_rows)
+    if bumped["state"] == "inactive":
+        reactivate_if_inactive(conn, scope, bumped)
+    row["delivery"] = delivery_summary([None] * len(receipt_rows)) if receipt_rows else None
+    emit(conn, scope, "onMessageAdded", conv_sid, {"message": row})
+    return row  # type: ignore[return-value]
+
+
+def delivery_summary(statuses: list[str | None]) -> dict[str, Any]:
+    """Twilio's `delivery` object: per status, whether all, some or none of the receipts reached it."""
+    total = len(statuses)
+    summary: dict[str, Any] = {"total": total}
+    for status in ("sent", "delivered", "read", "failed", "undelivered"):
+        n = sum(1 for s in statuses if s == status)
+        summary[status] = "all" if n == total and total else ("some" if n else "none")
+    return summary
+
+
+def get_message(conn: Connection, conversation_sid: str, sid: str) -> RowMapping:
+    row = conn.execute(select(messages).where(messages.c.conversation_sid == conversation_sid,
+                                              messages.c.sid == sid)).mappings().first()
+    if row is None:
+        raise not_found(f"/Conversations/{conversation_sid}/Messages/{sid}")
+    return row
+
+
+def do_update_message(conn: Connection, scope: Scope, conversation_key: str, sid: str,
+                      fields: MessageFields) -> RowMapping:
+    conversation = get_conversation(conn, scope, conversation_key)
+    current = get_message(conn, conversation["sid"], sid)
+    changes: dict[str, Any] = {}
+    for name in ("body", "attributes", "subject", "date_created"):
+        value = getattr(fields, name)
+        if value is not None:
+            changes[name] = value
+    if fields.author is not None:
+        changes["author"] = fields.author
+        changes["participant_sid"] = _author_participant(conn, conversation["sid"], fields.author)
+    changes["date_updated"] = fields.date_updated or clock.now()
+    conn.execute(update(messages).where(messages.c.sid == current["sid"]).values(**changes))
+    row = conn.execute(select(messages).where(messages.c.sid == current["sid"])).mappings().one()
+    emit(conn, scope, "onMessageUpdated", conversation["sid"], {"message": dict(row)})
+    return row
+
+
+def do_delete_message(conn: Connection, scope: Scope, conversation_key: str, sid: str) -> None:
+    conversation = get_conversation(conn, scope, conversation_key)
+    current = get_message(conn, conversation["sid"], sid)
+    conn.execute(delete(receipts).where(receipts.c.message_sid == current["sid"]))
+    conn.execute(delete(messages).where(messages.c.sid == current["sid"]))
+    emit(conn, scope, "onMessageRemoved", conversation["sid"], {"message": dict(current)})

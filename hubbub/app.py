@@ -1,0 +1,82 @@
+"""Composition root: settings → database → authenticator → routes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+
+from hubbub.actions.accounts import Credentials, do_ensure_account
+from hubbub.api.auth import Authenticator
+from hubbub.api.http import error_response
+from hubbub.api.routes import routes
+from hubbub.errors import MethodNotAllowed, NotFound, TwilioError
+from hubbub.settings import Settings
+from hubbub.store import migrate
+from hubbub.store.database import Database
+
+log = logging.getLogger("hubbub")
+
+
+@dataclass
+class Hubbub:
+    settings: Settings
+    db: Database
+    auth: Authenticator
+    credentials: Credentials
+
+
+def open_database(settings: Settings) -> Database:
+    db = Database(settings.database_url, synchronous=settings.sqlite_synchronous)
+    migrate.upgrade(db.write_engine)
+    return db
+
+
+def bootstrap(settings: Settings) -> Hubbub:
+    db = open_database(settings)
+    credentials = db.run_sync_write(
+        lambda conn: do_ensure_account(conn, settings.account_sid, settings.auth_token))
+    return Hubbub(settings, db, Authenticator(db), credentials)
+
+
+async def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 404:
+        return error_response(NotFound(f"The requested resource {request.url.path} was not found"))
+    if exc.status_code == 405:
+        return error_response(MethodNotAllowed(f"Method {request.method} not allowed"))
+    return error_response(TwilioError(str(exc.detail), code=20000 + exc.status_code, status=exc.status_code))
+
+
+def create_app(settings: Settings | None = None, *, announce: bool = False) -> Starlette:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        hub = bootstrap(settings)
+        if announce:
+            _announce(hub)
+        hub.db.start()
+        app.state.hubbub = hub
+        try:
+            yield
+        finally:
+            hub.db.close()
+
+    return Starlette(routes=routes, lifespan=lifespan,
+                     exception_handlers={HTTPException: _http_error})
+
+
+def _announce(hub: Hubbub) -> None:
+    creds = hub.credentials
+    print(f"Hubbub {'created' if creds.created else 'using'} account", flush=True)
+    print(f"  Account SID: {creds.account_sid}", flush=True)
+    print(f"  Auth Token:  {creds.auth_token}", flush=True)
+    print(f"  Database:    {hub.settings.database_url}", flush=True)
+    print(f"  Listening:   http://{hub.settings.host}:{hub.settings.port}", flush=True)

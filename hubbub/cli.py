@@ -1,0 +1,112 @@
+"""`hubbub serve | migrate | keys create | segments`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+import sys
+
+from hubbub.settings import Settings
+
+_ACCOUNT_RE = re.compile(r"^AC[0-9a-fA-F]{32}$")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    settings = Settings()
+    for name in ("host", "port", "database_url"):
+        value = getattr(args, name, None)
+        if value is not None:
+            setattr(settings, name, value)
+    if settings.account_sid is not None and not _ACCOUNT_RE.match(settings.account_sid):
+        raise SystemExit("HUBBUB_ACCOUNT_SID must be 'AC' followed by 32 hex digits")
+    if settings.auth_token is not None and not (8 <= len(settings.auth_token) <= 64):
+        raise SystemExit("HUBBUB_AUTH_TOKEN must be 8 to 64 characters")
+    return settings
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from hubbub.app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    app = create_app(settings, announce=True)
+    # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes in-flight requests, then runs the
+    # lifespan shutdown, which drains the writer queue and closes the database.
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
+                access_log=args.access_log, proxy_headers=False, timeout_graceful_shutdown=10)
+    return 0
+
+
+def _migrate(args: argparse.Namespace) -> int:
+    from hubbub.app import open_database
+
+    db = open_database(_settings(args))
+    db.close()
+    print("database is up to date")
+    return 0
+
+
+def _keys_create(args: argparse.Namespace) -> int:
+    from hubbub.app import bootstrap
+
+    hub = bootstrap(_settings(args))
+    from hubbub.actions.accounts import do_create_api_key
+
+    account = args.account_sid or hub.credentials.account_sid
+    try:
+        sid, secret = hub.db.run_sync_write(lambda conn: do_create_api_key(conn, account, args.friendly_name))
+    except LookupError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    finally:
+        hub.db.close()
+    print(f"API key SID: {sid}\nSecret:      {secret}\nAccount SID: {account}")
+    return 0
+
+
+def _segments(argv: list[str]) -> int:
+    from hubbub.segments_cli import main as segments_main
+
+    return segments_main(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["segments"]:
+        return _segments(argv[1:])
+    parser = argparse.ArgumentParser(prog="hubbub", description="Twilio Conversations compatible server")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def db_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--database-url", help="sqlite:///path.db (default ./hubbub.db) or postgresql://…")
+
+    serve = sub.add_parser("serve", help="run the server")
+    serve.add_argument("--host")
+    serve.add_argument("--port", type=int)
+    serve.add_argument("--access-log", action="store_true")
+    db_options(serve)
+    serve.set_defaults(func=_serve)
+
+    mig = sub.add_parser("migrate", help="apply database migrations")
+    db_options(mig)
+    mig.set_defaults(func=_migrate)
+
+    keys = sub.add_parser("keys", help="API keys")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True)
+    create = keys_sub.add_parser("create", help="create an API key (SK…) and print its secret")
+    create.add_argument("--friendly-name")
+    create.add_argument("--account-sid")
+    db_options(create)
+    create.set_defaults(func=_keys_create)
+
+    sub.add_parser("segments", help="count SMS segments: hubbub segments [--no-smart-encoding] TEXT")
+
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,76 @@
+"""Twilio-style API errors.
+
+Every failure a client can cause is a `TwilioError` carrying the HTTP status and the Twilio error code;
+the API layer renders it as `{"code", "message", "more_info", "status"}`. Codes follow Twilio's error
+dictionary where Twilio documents one (see docs/errors.md for the full table and Hubbub's own codes).
+"""
+
+from __future__ import annotations
+
+
+class TwilioError(Exception):
+    status: int = 400
+    code: int = 20001
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        if code is not None:
+            self.code = code
+        if status is not None:
+            self.status = status
+
+    def body(self) -> dict[str, object]:
+        return {
+            "code": self.code,
+            "message": self.message,
+            "more_info": f"https://www.twilio.com/docs/errors/{self.code}",
+            "status": self.status,
+        }
+
+
+class InvalidParameter(TwilioError):
+    """A request parameter is malformed, of the wrong type, too long or not one of the allowed values."""
+
+    status, code = 400, 20001
+
+
+class AuthenticationFailed(TwilioError):
+    status, code = 401, 20003
+
+
+class NotFound(TwilioError):
+    status, code = 404, 20404
+
+
+class MethodNotAllowed(TwilioError):
+    status, code = 405, 20004
+
+
+class UnsupportedMediaType(TwilioError):
+    status, code = 415, 20415
+
+
+class Conflict(TwilioError):
+    status = 409
+
+
+class IdempotencyKeyReused(TwilioError):
+    status, code = 422, 20422
+
+
+# Conversation-domain codes from Twilio's error dictionary.
+UNIQUE_NAME_TAKEN = 50353
+PARTICIPANT_EXISTS = 50433
+BINDING_INVALID = 50407
+PAIR_IN_USE = 50416
+DUPLICATE_IN_CONVERSATION = 50437
+TOO_MANY_PARTICIPANTS = 50417
+TOO_MANY_NON_CHAT_PARTICIPANTS = 50418
+CONVERSATION_CLOSED = 50377
+TIMER_INACTIVE_TOO_SHORT = 50375
+TIMER_CLOSED_TOO_SHORT = 50376
+TIMER_INACTIVE_INVALID = 50379
+TIMER_CLOSED_INVALID = 50380
+TIMERS_NEED_STATE = 50382
+INVALID_CREATE_STATE = 50384

@@ -1,0 +1,27 @@
+"""Settings from command-line flags and `HUBBUB_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+@dataclass
+class Settings:
+    host: str = field(default_factory=lambda: _env("HUBBUB_HOST", "127.0.0.1") or "127.0.0.1")
+    port: int = field(default_factory=lambda: int(_env("HUBBUB_PORT", "8080") or 8080))
+    database_url: str = field(
+        default_factory=lambda: _env("HUBBUB_DATABASE_URL", "sqlite:///./hubbub.db") or "")
+    account_sid: str | None = field(default_factory=lambda: _env("HUBBUB_ACCOUNT_SID"))
+    auth_token: str | None = field(default_factory=lambda: _env("HUBBUB_AUTH_TOKEN"))
+    # Absolute origin used in `url`, `links` and page URLs; by default taken from each request.
+    public_url: str | None = field(default_factory=lambda: _env("HUBBUB_PUBLIC_URL"))
+    # SQLite `PRAGMA synchronous`: FULL fsyncs every commit (group commit amortises it).
+    sqlite_synchronous: str = field(
+        default_factory=lambda: (_env("HUBBUB_SQLITE_SYNCHRONOUS", "FULL") or "FULL").upper())
+    log_level: str = field(default_factory=lambda: _env("HUBBUB_LOG_LEVEL", "info") or "info")
