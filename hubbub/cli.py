@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import re
+import signal
 import sys
 
 from hubbub.settings import Settings
@@ -33,6 +34,9 @@ def _serve(args: argparse.Namespace) -> int:
     settings = _settings(args)
     logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings, announce=True)
+    # uvicorn shuts down gracefully on SIGTERM and then re-raises the signal with the handler that was
+    # installed before it started; make that one a normal exit so service managers see status 0.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     # uvicorn handles SIGTERM/SIGINT: stops accepting, finishes in-flight requests, then runs the
     # lifespan shutdown, which drains the writer queue and closes the database.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),

@@ -11,7 +11,14 @@ from sqlalchemy import Connection, insert, select
 from hubbub.domain import clock
 from hubbub.domain.roles import DEFAULT_ROLES
 from hubbub.domain.sids import new_sid
-from hubbub.store.schema import accounts, api_keys, configurations, roles, services
+from hubbub.store.schema import (
+    accounts,
+    api_keys,
+    configurations,
+    roles,
+    service_configurations,
+    services,
+)
 
 
 @dataclass(frozen=True)
@@ -30,12 +37,19 @@ def do_create_service(conn: Connection, account_sid: str, friendly_name: str | N
     sid = new_sid("IS")
     conn.execute(insert(services).values(sid=sid, account_sid=account_sid, friendly_name=friendly_name,
                                          date_created=now, date_updated=now))
+    role_sids = {name: new_sid("RL") for name, _, _ in DEFAULT_ROLES}
     conn.execute(insert(roles), [
-        {"sid": new_sid("RL"), "account_sid": account_sid, "chat_service_sid": sid, "friendly_name": name,
+        {"sid": role_sids[name], "account_sid": account_sid, "chat_service_sid": sid, "friendly_name": name,
          "type": role_type, "permissions": orjson.dumps(list(perms)).decode(), "date_created": now,
          "date_updated": now}
         for name, role_type, perms in DEFAULT_ROLES
     ])
+    conn.execute(insert(service_configurations).values(
+        chat_service_sid=sid, account_sid=account_sid,
+        default_chat_service_role_sid=role_sids["service user"],
+        default_conversation_role_sid=role_sids["channel user"],
+        default_conversation_creator_role_sid=role_sids["channel admin"],
+        reachability_enabled=False, notifications="{}", webhook_filters="[]", webhook_method="POST"))
     return sid
 
 

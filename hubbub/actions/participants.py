@@ -13,10 +13,9 @@ from hubbub.actions.common import Scope, emit, get_conversation, not_found
 from hubbub.actions.conversations import reactivate_if_inactive
 from hubbub.domain import clock
 from hubbub.domain.addresses import parse_address
-from hubbub.domain.roles import DEFAULT_CONVERSATION_ROLE
 from hubbub.domain.sids import is_sid, new_sid
 from hubbub.errors import Conflict, InvalidParameter
-from hubbub.store.schema import conversations, participants, roles
+from hubbub.store.schema import conversations, participants, roles, service_configurations
 
 MAX_PARTICIPANTS = 1000
 MAX_NON_CHAT = 50
@@ -81,9 +80,8 @@ def _check_role(conn: Connection, service: str, role_sid: str) -> None:
 
 
 def _default_role(conn: Connection, service: str) -> str | None:
-    return conn.execute(select(roles.c.sid).where(
-        roles.c.chat_service_sid == service, roles.c.friendly_name == DEFAULT_CONVERSATION_ROLE)
-    ).scalar_one_or_none()
+    return conn.execute(select(service_configurations.c.default_conversation_role_sid).where(
+        service_configurations.c.chat_service_sid == service)).scalar_one_or_none()
 
 
 def _check_pair_free(conn: Connection, scope: Scope, conversation_sid: str, binding: Binding,

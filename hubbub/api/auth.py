@@ -32,7 +32,7 @@ def parse_basic(header: str | None) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         raise _failed() from None
     username, sep, password = decoded.partition(":")
-    if not sep or not username or not password:
+    if not sep or not username or not password or "\x00" in decoded:
         raise _failed()
     return username, password
 

@@ -27,7 +27,10 @@ class Form:
     @classmethod
     def parse(cls, raw: str) -> Form:
         try:
-            pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS)
+            # strict: a percent-encoded byte sequence that is not UTF-8 is refused, not stored as U+FFFD
+            pairs = parse_qsl(raw, keep_blank_values=True, max_num_fields=MAX_FIELDS, errors="strict")
+        except UnicodeDecodeError:
+            raise InvalidParameter("The request body is not valid UTF-8 once percent-decoded") from None
         except ValueError:
             raise InvalidParameter(f"Too many parameters (at most {MAX_FIELDS})") from None
         fields: dict[str, list[str]] = {}

@@ -132,6 +132,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
         try:
             hub = request.app.state.hubbub
             account_sid = await hub.auth.account_for(request.headers.get("authorization"))
+            if any("\x00" in value for value in request.path_params.values()):
+                # no SID, unique name or identity contains NUL (PostgreSQL cannot even compare one)
+                raise NotFound(f"The requested resource {request.url.path[:256]} was not found")
             service = request.path_params.get("ChatServiceSid")
             if service is not None and not is_sid(service, "IS"):
                 raise NotFound(f"The requested resource /Services/{service} was not found")

@@ -13,24 +13,34 @@ from hubbub.api import representations as rep
 from hubbub.api.forms import Form
 from hubbub.api.http import Call, json_response
 from hubbub.api.pagination import PageRequest, envelope
+from hubbub.errors import BINDING_INVALID, InvalidParameter
 from hubbub.store.schema import participants
 
 MAX_ATTRIBUTES = 4 * 1024
+MAX_ADDRESS = 256
+
+
+def _address(form: Form, name: str) -> str | None:
+    """A messaging-binding address; one that is too long is an invalid binding (50407), like Twilio."""
+    value = form.str(name)
+    if value is not None and len(value) > MAX_ADDRESS:
+        raise InvalidParameter(f"Invalid {name}: longer than {MAX_ADDRESS} characters", code=BINDING_INVALID)
+    return value
 
 
 def _binding_value(form: Form, name: str) -> str | None:
-    value = form.str(name, max_len=256)
+    value = _address(form, name)
     return actions.UNSET if value == "null" else value
 
 
 def participant_fields(form: Form, *, update: bool) -> actions.ParticipantFields:
     return actions.ParticipantFields(
         identity=form.str("Identity", max_len=256, allow_empty=False),
-        address=None if update else form.str("MessagingBinding.Address", max_len=256),
+        address=None if update else _address(form, "MessagingBinding.Address"),
         proxy_address=_binding_value(form, "MessagingBinding.ProxyAddress") if update
-        else form.str("MessagingBinding.ProxyAddress", max_len=256),
+        else _address(form, "MessagingBinding.ProxyAddress"),
         projected_address=_binding_value(form, "MessagingBinding.ProjectedAddress") if update
-        else form.str("MessagingBinding.ProjectedAddress", max_len=256),
+        else _address(form, "MessagingBinding.ProjectedAddress"),
         attributes=form.json_text("Attributes", max_bytes=MAX_ATTRIBUTES),
         role_sid=form.sid("RoleSid", "RL"),
         last_read_message_index=form.integer("LastReadMessageIndex", minimum=0) if update else None,

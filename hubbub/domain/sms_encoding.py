@@ -20,7 +20,8 @@ shared/reference/sms-segments.md:
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
 from dataclasses import dataclass
 from itertools import accumulate, pairwise
 from typing import Final, Literal
@@ -29,6 +30,7 @@ import regex
 
 Encoding = Literal["GSM-7", "UCS-2"]
 DecodeErrors = Literal["strict", "replace"]
+Cut = Callable[[int, int], int]  # (part start, furthest end) -> end that splits nothing
 
 GSM7_SINGLE_SEPTETS: Final = 160
 GSM7_MULTI_SEPTETS: Final = 153
@@ -339,11 +341,7 @@ SMART_ENCODING_MAP: Final[dict[str, str]] = {
     "\u2022": "-",  # BULLET
 }
 
-_GSM7_SEPTETS: Final[dict[str, int]] = {
-    **{char: 1 for char in GSM7_BASIC if char is not None},
-    **{char: 2 for char in GSM7_EXTENSION},
-}
-_GSM7_CHARS: Final = frozenset(_GSM7_SEPTETS)
+_GSM7_CHARS: Final = frozenset(GSM7_EXTENSION).union(c for c in GSM7_BASIC if c is not None)
 _GSM7_ENCODE_TABLE: Final = str.maketrans(
     {
         **{char: chr(septet) for septet, char in enumerate(GSM7_BASIC) if char is not None},
@@ -358,9 +356,10 @@ _GSM7_DECODE_TABLE: Final = str.maketrans(
 _GSM7_EXTENSION_DECODE: Final[dict[int, str]] = {code: char for char, code in GSM7_EXTENSION.items()}
 # ESC + one optional following septet, or a run without ESC.
 _GSM7_TOKEN: Final = re.compile(r"\x1b.?|[^\x1b]+", re.DOTALL)
-_SMART_ENCODING_TABLE: Final = str.maketrans(SMART_ENCODING_MAP)
+_SMART_ENCODING_CHARS: Final = re.compile("[" + re.escape("".join(SMART_ENCODING_MAP)) + "]")
 # The calculator's graphemes: extended grapheme clusters, with CR LF counted as two.
 _GRAPHEME: Final = regex.compile(r"\r|\X")
+_ASTRAL: Final = re.compile("[\U00010000-\U0010ffff]")
 
 
 @dataclass(frozen=True)
@@ -384,15 +383,18 @@ class SmsPart:
 @dataclass(frozen=True)
 class _Plan:
     encoding: Encoding
-    items: list[str]  # atomic units, in order
-    ends: list[int]  # index into items one past each part's last item
+    payload: bytes  # the whole body, encoded
+    ends: list[int]  # offset in septets or code units just past each part
     characters: int
-    size: int  # septets or UTF-16 code units
+
+    @property
+    def unit_bytes(self) -> int:
+        return 1 if self.encoding == "GSM-7" else 2
 
 
 def smart_encode(body: str) -> str:
     """Replace every code point found in Twilio's Smart Encoding map (one pass)."""
-    return body.translate(_SMART_ENCODING_TABLE)
+    return _SMART_ENCODING_CHARS.sub(lambda match: SMART_ENCODING_MAP[match.group()], body)
 
 
 def encoding_for(body: str) -> Encoding:
@@ -408,36 +410,38 @@ def segments_for(body: str, smart_encoding: bool = True) -> SegmentInfo:
         segments=len(plan.ends),
         characters=plan.characters,
         body=text,
-        septets_or_units=plan.size,
+        septets_or_units=len(plan.payload) // plan.unit_bytes,
         smart_encoded=text != body,
     )
 
 
 def split_for_sms(body: str, smart_encoding: bool = True, *, ref: int) -> list[SmsPart]:
-    """Split a body into SMS parts, concatenated with an 8-bit reference ``ref`` when more than one.
+    """Split a body into SMS parts, concatenated with the 8-bit reference ``ref`` when more than one.
 
     An empty body yields one empty part (the calculator's count); rejecting it is up to the caller.
     """
     if not 0 <= ref <= 0xFF:
         raise ValueError(f"concatenation reference must be 0..255, got {ref}")
-    text = smart_encode(body) if smart_encoding else body
-    plan = _plan(text)
-    texts = ["".join(plan.items[start:end]) for start, end in pairwise([0, *plan.ends])]
-    total = len(texts)
+    plan = _plan(smart_encode(body) if smart_encoding else body)
+    total = len(plan.ends)
     if total > MAX_PARTS:
         raise ValueError(f"body needs {total} parts, more than {MAX_PARTS}")
     if plan.encoding == "GSM-7":
-        data_coding, encode = DATA_CODING_DEFAULT, encode_gsm7
+        data_coding, decode = DATA_CODING_DEFAULT, decode_gsm7
     else:
-        data_coding, encode = DATA_CODING_UCS2, encode_ucs2
+        data_coding, decode = DATA_CODING_UCS2, decode_ucs2
+    payloads = [
+        plan.payload[start * plan.unit_bytes : end * plan.unit_bytes]
+        for start, end in pairwise([0, *plan.ends])
+    ]
     return [
         SmsPart(
             data_coding=data_coding,
             udh=bytes((0x05, 0x00, 0x03, ref, total, seq)) if total > 1 else b"",
-            payload=encode(part),
-            text=part,
+            payload=payload,
+            text=decode(payload),
         )
-        for seq, part in enumerate(texts, start=1)
+        for seq, payload in enumerate(payloads, start=1)
     ]
 
 
@@ -473,17 +477,15 @@ def decode_ucs2(data: bytes, errors: DecodeErrors = "strict") -> str:
 
 def decode_inbound(data: bytes, data_coding: int) -> str:
     """Decode an inbound SMPP short_message (without its UDH); undecodable bytes become U+FFFD."""
-    match data_coding:
-        case 0:
-            return decode_gsm7(data, errors="replace")
-        case 1:
-            return data.decode("ascii", errors="replace")
-        case 3:
-            return data.decode("latin-1")
-        case 8:
-            return decode_ucs2(data, errors="replace")
-        case _:
-            raise ValueError(f"unsupported data_coding {data_coding:#04x}")
+    if data_coding == DATA_CODING_DEFAULT:
+        return decode_gsm7(data, errors="replace")
+    if data_coding == DATA_CODING_IA5:
+        return data.decode("ascii", errors="replace")
+    if data_coding == DATA_CODING_LATIN1:
+        return data.decode("latin-1")
+    if data_coding == DATA_CODING_UCS2:
+        return decode_ucs2(data, errors="replace")
+    raise ValueError(f"unsupported data_coding {data_coding:#04x}")
 
 
 def _decode_gsm7_token(match: re.Match[str]) -> str:
@@ -497,39 +499,59 @@ def _decode_gsm7_token(match: re.Match[str]) -> str:
 
 def _plan(text: str) -> _Plan:
     if encoding_for(text) == "GSM-7":
-        items = list(text)
-        costs = list(map(_GSM7_SEPTETS.__getitem__, items))
-        size = sum(costs)
-        ends = _part_ends(costs, GSM7_SINGLE_SEPTETS, GSM7_MULTI_SEPTETS)
-        return _Plan("GSM-7", items, ends, characters=size, size=size)
+        septets = encode_gsm7(text)
+        ends = _part_ends(len(septets), GSM7_SINGLE_SEPTETS, GSM7_MULTI_SEPTETS, _gsm7_cut(septets))
+        return _Plan("GSM-7", septets, ends, characters=len(septets))
+    units = encode_ucs2(text)
     graphemes = _GRAPHEME.findall(text)
-    items, costs = graphemes, list(map(_utf16_units, graphemes))
-    if max(costs) > UCS2_MULTI_UNITS:
-        # A cluster too big for one segment (a long run of combining marks) cannot stay whole.
-        # The calculator would overfill a segment; we fall back to code points, as TS 23.040
-        # only forbids splitting a UCS-2 character.
-        items = [piece for g in graphemes for piece in (g if _utf16_units(g) > UCS2_MULTI_UNITS else (g,))]
-        costs = list(map(_utf16_units, items))
-    ends = _part_ends(costs, UCS2_SINGLE_UNITS, UCS2_MULTI_UNITS)
-    return _Plan("UCS-2", items, ends, characters=len(graphemes), size=sum(costs))
+    cut = _ucs2_cut(units, _utf16_boundaries(text, graphemes))
+    ends = _part_ends(len(units) // 2, UCS2_SINGLE_UNITS, UCS2_MULTI_UNITS, cut)
+    return _Plan("UCS-2", units, ends, characters=len(graphemes))
 
 
-def _utf16_units(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+def _part_ends(size: int, single: int, multi: int, cut: Cut) -> list[int]:
+    """Greedy fill: one part if ``size`` fits ``single``, else parts of at most ``multi`` units.
 
-
-def _part_ends(costs: list[int], single: int, multi: int) -> list[int]:
-    """Greedy fill of atomic items: one part if the total fits ``single``, else ``multi`` per part.
-
+    ``cut(start, limit)`` moves a part's end back from ``limit`` to where the body may be split.
     Equals the calculator's fill (which retro-fits the UDH into part 1 and moves its tail to part 2)
-    as long as items are small next to a segment; every item must be at most ``multi``.
+    as long as unsplittable items are small next to a segment.
     """
-    cumulative = list(accumulate(costs, initial=0))
-    if cumulative[-1] <= single:
-        return [len(costs)]
+    if size <= single:
+        return [size]
     ends: list[int] = []
     start = 0
-    while start < len(costs):
-        start = bisect_right(cumulative, cumulative[start] + multi) - 1
+    while start < size:
+        start = cut(start, min(start + multi, size))
         ends.append(start)
     return ends
+
+
+def _gsm7_cut(septets: bytes) -> Cut:
+    def cut(start: int, limit: int) -> int:
+        # 0x1B only ever occurs as the ESC prefix, so this keeps ESC + code together.
+        return limit - 1 if septets[limit - 1] == GSM7_ESCAPE else limit
+
+    return cut
+
+
+def _utf16_boundaries(text: str, graphemes: list[str]) -> list[int]:
+    """Offsets, in UTF-16 code units, where ``graphemes`` (which make up ``text``) start and end."""
+    offsets = accumulate(map(len, graphemes), initial=0)
+    astral = [match.start() for match in _ASTRAL.finditer(text)]
+    if not astral:
+        return list(offsets)
+    # Every astral code point before an offset is a surrogate pair: one more unit.
+    return [offset + bisect_left(astral, offset) for offset in offsets]
+
+
+def _ucs2_cut(units: bytes, boundaries: list[int]) -> Cut:
+    def cut(start: int, limit: int) -> int:
+        end = boundaries[bisect_right(boundaries, limit) - 1]
+        if end > start:
+            return end
+        # A cluster longer than a segment (a long run of combining marks) cannot stay whole; the
+        # calculator would overfill a segment. Cut it between code points, which is all TS 23.040 asks.
+        high_surrogate = 0xD8 <= units[2 * (limit - 1)] <= 0xDB
+        return limit - 1 if high_surrogate else limit
+
+    return cut

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     ForeignKey,
     Index,
@@ -75,7 +76,7 @@ roles = Table(
     _id(),
     Column("sid", String(34), nullable=False, unique=True),
     Column("account_sid", String(34), nullable=False),
-    Column("chat_service_sid", String(34), ForeignKey("services.sid"), nullable=False),
+    Column("chat_service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False),
     Column("friendly_name", String(64), nullable=False),
     Column("type", String(16), nullable=False),
     Column("permissions", Text, nullable=False),
@@ -89,7 +90,7 @@ conversations = Table(
     _id(),
     Column("sid", String(34), nullable=False, unique=True),
     Column("account_sid", String(34), nullable=False),
-    Column("chat_service_sid", String(34), ForeignKey("services.sid"), nullable=False),
+    Column("chat_service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False),
     Column("messaging_service_sid", String(34)),
     Column("friendly_name", String(256)),
     Column("unique_name", String(256)),
@@ -101,6 +102,7 @@ conversations = Table(
     Column("date_closed", BigInteger),
     Column("bindings", Text, nullable=False),
     Column("next_message_index", BigInteger, nullable=False),
+    Column("created_by", String(256)),
     Column("participants_count", Integer, nullable=False),
     Column("non_chat_count", Integer, nullable=False),
     Column("date_created", BigInteger, nullable=False),
@@ -131,6 +133,7 @@ participants = Table(
     Column("role_sid", String(34)),
     Column("last_read_message_index", BigInteger),
     Column("last_read_timestamp", String(64)),
+    Column("notification_level", String(16)),
     Column("date_created", BigInteger, nullable=False),
     Column("date_updated", BigInteger, nullable=False),
     UniqueConstraint("conversation_sid", "identity", name="uq_participants_identity"),
@@ -180,6 +183,124 @@ receipts = Table(
     Column("date_created", BigInteger, nullable=False),
     Column("date_updated", BigInteger),
     Index("ix_receipts_message", "message_sid", "id"),
+)
+
+service_configurations = Table(
+    "service_configurations",
+    metadata,
+    Column("chat_service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), primary_key=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("default_chat_service_role_sid", String(34)),
+    Column("default_conversation_role_sid", String(34)),
+    Column("default_conversation_creator_role_sid", String(34)),
+    Column("reachability_enabled", Boolean, nullable=False, default=False),
+    Column("notifications", Text, nullable=False, default="{}"),
+    Column("pre_webhook_url", String(1024)),
+    Column("post_webhook_url", String(1024)),
+    Column("webhook_filters", Text, nullable=False, default="[]"),
+    Column("webhook_method", String(8), nullable=False, default="POST"),
+)
+
+account_webhooks = Table(
+    "account_webhooks",
+    metadata,
+    Column("account_sid", String(34), ForeignKey("accounts.sid"), primary_key=True),
+    Column("method", String(8), nullable=False, default="POST"),
+    Column("filters", Text, nullable=False, default="[]"),
+    Column("pre_webhook_url", String(1024)),
+    Column("post_webhook_url", String(1024)),
+    Column("target", String(16), nullable=False, default="webhook"),
+)
+
+users = Table(
+    "users",
+    metadata,
+    _id(),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("chat_service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False),
+    Column("identity", String(256), nullable=False),
+    Column("friendly_name", String(256)),
+    Column("attributes", Text, nullable=False),
+    Column("role_sid", String(34)),
+    Column("is_online", Boolean),
+    Column("is_notifiable", Boolean),
+    Column("date_created", BigInteger, nullable=False),
+    Column("date_updated", BigInteger, nullable=False),
+    UniqueConstraint("chat_service_sid", "identity", name="uq_users_identity"),
+)
+
+address_configurations = Table(
+    "address_configurations",
+    metadata,
+    _id(),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("address", String(256), nullable=False),
+    Column("friendly_name", String(256)),
+    Column("address_country", String(8)),
+    Column("auto_creation", Text, nullable=False),
+    Column("date_created", BigInteger, nullable=False),
+    Column("date_updated", BigInteger, nullable=False),
+    UniqueConstraint("account_sid", "address", name="uq_address_configurations_address"),
+)
+
+conversation_webhooks = Table(
+    "conversation_webhooks",
+    metadata,
+    _id(),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("chat_service_sid", String(34), nullable=False),
+    Column("conversation_sid", String(34), ForeignKey("conversations.sid", ondelete="CASCADE"),
+           nullable=False),
+    Column("target", String(16), nullable=False),
+    Column("url", String(1024)),
+    Column("method", String(8)),
+    Column("filters", Text, nullable=False, default="[]"),
+    Column("triggers", Text, nullable=False, default="[]"),
+    Column("flow_sid", String(34)),
+    Column("replay_after", BigInteger),
+    Column("date_created", BigInteger, nullable=False),
+    Column("date_updated", BigInteger, nullable=False),
+    Index("ix_conversation_webhooks_conversation", "conversation_sid", "id"),
+)
+
+credentials = Table(
+    "credentials",
+    metadata,
+    _id(),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("friendly_name", String(64)),
+    Column("type", String(8), nullable=False),
+    Column("sandbox", String(8)),
+    # Secrets are write-only through the API: stored for the push sender, never rendered.
+    Column("certificate", Text),
+    Column("private_key", Text),
+    Column("api_key", Text),
+    Column("secret", Text),
+    Column("date_created", BigInteger, nullable=False),
+    Column("date_updated", BigInteger, nullable=False),
+)
+
+bindings = Table(
+    "bindings",
+    metadata,
+    _id(),
+    Column("sid", String(34), nullable=False, unique=True),
+    Column("account_sid", String(34), nullable=False),
+    Column("chat_service_sid", String(34), ForeignKey("services.sid", ondelete="CASCADE"), nullable=False),
+    Column("credential_sid", String(34)),
+    Column("endpoint", String(512), nullable=False),
+    Column("identity", String(256), nullable=False),
+    Column("binding_type", String(16), nullable=False),
+    Column("address", Text, nullable=False),
+    Column("message_types", Text, nullable=False, default="[]"),
+    Column("date_created", BigInteger, nullable=False),
+    Column("date_updated", BigInteger, nullable=False),
+    UniqueConstraint("chat_service_sid", "endpoint", name="uq_bindings_endpoint"),
 )
 
 # The outbox: every change writes its events here in the same transaction; `id` is the stream position.
