@@ -6,10 +6,11 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, insert, or_, select
+from sqlalchemy import Connection, RowMapping, or_, select
 
 from hubbub.domain import clock
 from hubbub.errors import NotFound
+from hubbub.store.prepared import insert_all
 from hubbub.store.schema import configurations, conversations, events, services
 
 
@@ -46,6 +47,12 @@ def service_sid(conn: Connection, scope: Scope) -> str:
     return found
 
 
+def default_service_of(account_sid: Any) -> Any:
+    """Scalar subquery: the default Conversation Service of an account."""
+    return select(configurations.c.default_chat_service_sid).where(
+        configurations.c.account_sid == account_sid).scalar_subquery()
+
+
 def conversation_filter(scope: Scope, key: str) -> Any:
     """WHERE clause for a conversation addressed by SID or unique name within the scope."""
     clause = or_(conversations.c.sid == key, conversations.c.unique_name == key) if not (
@@ -54,9 +61,7 @@ def conversation_filter(scope: Scope, key: str) -> Any:
     if scope.service_sid is not None:
         clause = clause & (conversations.c.chat_service_sid == scope.service_sid)
     else:
-        clause = clause & (conversations.c.chat_service_sid == select(
-            configurations.c.default_chat_service_sid).where(
-            configurations.c.account_sid == scope.account_sid).scalar_subquery())
+        clause = clause & (conversations.c.chat_service_sid == default_service_of(scope.account_sid))
     return clause
 
 
@@ -67,11 +72,14 @@ def get_conversation(conn: Connection, scope: Scope, key: str) -> RowMapping:
     return row
 
 
+_INSERT_EVENT = insert_all(events)
+
+
 def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str | None,
          data: dict[str, Any]) -> None:
     """Record an event in the outbox, in the caller's transaction."""
     payload = {"source": scope.source, "webhook_enabled": scope.webhook_enabled,
                "client_identity": scope.client_identity, "data": data}
-    conn.execute(insert(events).values(
-        account_sid=scope.account_sid, conversation_sid=conversation_sid, type=event_type,
-        payload=orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), date_created=clock.now()))
+    _INSERT_EVENT.run(conn, {
+        "account_sid": scope.account_sid, "conversation_sid": conversation_sid, "type": event_type,
+        "payload": orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), "date_created": clock.now()})

@@ -6,14 +6,15 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, delete, insert, select, update
+from sqlalchemy import Connection, RowMapping, bindparam, delete, or_, select, update
 
 from hubbub import errors
-from hubbub.actions.common import Scope, conversation_filter, emit, get_conversation, not_found
+from hubbub.actions.common import Scope, default_service_of, emit, get_conversation, not_found
 from hubbub.actions.conversations import reactivate_if_inactive
 from hubbub.domain import clock
-from hubbub.domain.sids import new_sid
+from hubbub.domain.sids import is_sid, new_sid
 from hubbub.errors import InvalidParameter
+from hubbub.store.prepared import Prepared, insert_all
 from hubbub.store.schema import conversations, messages, participants, receipts
 
 
@@ -36,34 +37,65 @@ def check_create_message(fields: MessageFields) -> MessageFields:
     return fields
 
 
+_BUMP_COLUMNS = (conversations.c.sid, conversations.c.chat_service_sid, conversations.c.state,
+                 conversations.c.next_message_index, conversations.c.timer_inactive,
+                 conversations.c.timer_closed, conversations.c.date_inactive, conversations.c.date_closed)
+
+
+def _bump_statement(by_sid: bool, default_service: bool) -> Prepared:
+    """Allocate the next message index of a conversation addressed by SID or unique name."""
+    key = conversations.c.sid if by_sid else conversations.c.unique_name
+    service = default_service_of(bindparam("account_sid")) if default_service else bindparam("service")
+    return Prepared(
+        update(conversations)
+        .where(key == bindparam("key"), conversations.c.account_sid == bindparam("account_sid"),
+               conversations.c.chat_service_sid == service, conversations.c.state != "closed")
+        .values(next_message_index=conversations.c.next_message_index + 1)
+        .returning(*_BUMP_COLUMNS))
+
+
+_BUMP = {(by_sid, default): _bump_statement(by_sid, default) for by_sid in (True, False) for default in (True, False)}
+_AUTHOR = Prepared(
+    select(participants.c.sid, participants.c.identity)
+    .where(participants.c.conversation_sid == bindparam("conversation_sid"),
+           or_(participants.c.identity == bindparam("author"), participants.c.address == bindparam("author"))))
+_RECIPIENTS = Prepared(
+    select(participants.c.sid)
+    .where(participants.c.conversation_sid == bindparam("conversation_sid"), participants.c.address.is_not(None)))
+_INSERT_MESSAGE = insert_all(messages)
+_INSERT_RECEIPT = insert_all(receipts)
+
+
 def _author_participant(conn: Connection, conversation_sid: str, author: str) -> str | None:
+    """The participant a message author names: by chat identity first, else by address (SMS authors)."""
     if author == "system":
         return None
-    row = conn.execute(select(participants.c.sid).where(
-        participants.c.conversation_sid == conversation_sid, participants.c.identity == author)).first()
-    if row is None:
-        row = conn.execute(select(participants.c.sid).where(
-            participants.c.conversation_sid == conversation_sid, participants.c.address == author)).first()
-    return row.sid if row else None
+    rows = _AUTHOR.fetchall(conn, {"conversation_sid": conversation_sid, "author": author})
+    rows.sort(key=lambda r: r[1] != author)
+    return rows[0][0] if rows else None
 
 
-def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fields: MessageFields) -> RowMapping:
+def _allocate_index(conn: Connection, scope: Scope, key: str) -> dict[str, Any] | None:
+    by_sid = is_sid(key, "CH")
+    statement = _BUMP[(by_sid, scope.service_sid is None)]
+    params = {"key": key, "account_sid": scope.account_sid, "service": scope.service_sid}
+    row = statement.fetchone(conn, params)
+    if row is None and by_sid:  # a unique name may look like a SID
+        row = _BUMP[(False, scope.service_sid is None)].fetchone(conn, params)
+    return None if row is None else dict(zip([c.name for c in _BUMP_COLUMNS], row, strict=True))
+
+
+def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fields: MessageFields) -> dict[str, Any]:
     # Allocate the index first: the UPDATE takes the conversation's row lock, so concurrent writers to
     # one conversation queue here and indices follow commit order.
-    bumped = conn.execute(
-        update(conversations)
-        .where(conversation_filter(scope, conversation_key), conversations.c.state != "closed")
-        .values(next_message_index=conversations.c.next_message_index + 1)
-        .returning(conversations.c.sid, conversations.c.chat_service_sid, conversations.c.state,
-                   conversations.c.next_message_index, conversations.c.timer_inactive,
-                   conversations.c.timer_closed, conversations.c.date_inactive, conversations.c.date_closed)
-    ).mappings().first()
+    bumped = _allocate_index(conn, scope, conversation_key)
     if bumped is None:
         conversation = get_conversation(conn, scope, conversation_key)  # raises 404 if absent
         raise InvalidParameter(
             f"Conversation {conversation['sid']} is closed so it can't be used for chatting anymore",
             code=errors.CONVERSATION_CLOSED)
     conv_sid = bumped["sid"]
+    service = bumped["chat_service_sid"]
     index = bumped["next_message_index"] - 1
     author = fields.author or "system"
     participant_sid = _author_participant(conn, conv_sid, author)
@@ -72,28 +104,26 @@ def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fie
     media = [{"sid": sid, "size": 0, "content_type": None, "filename": None} for sid in fields.media_sids]
     sid = new_sid("IM")
     row: dict[str, Any] = dict(
-        sid=sid, account_sid=scope.account_sid, chat_service_sid=bumped["chat_service_sid"],
+        sid=sid, account_sid=scope.account_sid, chat_service_sid=service,
         conversation_sid=conv_sid, index=index, author=author, body=fields.body,
         attributes=fields.attributes or "{}", participant_sid=participant_sid,
         media=orjson.dumps(media).decode() if media else None, content_sid=fields.content_sid,
         subject=fields.subject, date_created=created, date_updated=fields.date_updated,
     )
-    conn.execute(insert(messages).values(**row))
-    recipients = conn.execute(select(participants.c.sid).where(
-        participants.c.conversation_sid == conv_sid, participants.c.address.is_not(None))).scalars().all()
+    _INSERT_MESSAGE.run(conn, row)
     receipt_rows = [
-        {"sid": new_sid("DY"), "account_sid": scope.account_sid, "chat_service_sid": bumped["chat_service_sid"],
+        {"sid": new_sid("DY"), "account_sid": scope.account_sid, "chat_service_sid": service,
          "conversation_sid": conv_sid, "message_sid": sid, "participant_sid": p, "channel_message_sid": None,
          "status": None, "error_code": 0, "date_created": now, "date_updated": None}
-        for p in recipients if p != participant_sid
+        for (p,) in _RECIPIENTS.fetchall(conn, {"conversation_sid": conv_sid}) if p != participant_sid
     ]
     if receipt_rows:
-        conn.execute(insert(receipts), receipt_rows)
+        _INSERT_RECEIPT.executemany(conn, receipt_rows)
     if bumped["state"] == "inactive":
         reactivate_if_inactive(conn, scope, bumped)
     row["delivery"] = delivery_summary([None] * len(receipt_rows)) if receipt_rows else None
     emit(conn, scope, "onMessageAdded", conv_sid, {"message": row})
-    return row  # type: ignore[return-value]
+    return row
 
 
 def delivery_summary(statuses: list[str | None]) -> dict[str, Any]:

@@ -1,0 +1,77 @@
+"""Hot-path statements: SQLAlchemy Core, compiled once per dialect, run straight on the DBAPI cursor.
+
+Building and cache-keying a Core statement costs more than executing it on SQLite (measured ~80% of a
+message create, see bench/README.md), so the statements on the message-create path are written with
+Core as usual but compiled once; `execute` then only maps the parameters and calls the driver.
+Only use this for statements whose columns need no type processing (text and integers).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy.sql import ClauseElement
+
+
+class Prepared:
+    __slots__ = ("_stmt", "_by_dialect")
+
+    def __init__(self, stmt: ClauseElement) -> None:
+        self._stmt = stmt
+        self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
+
+    def _compiled(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
+        dialect = conn.dialect
+        found = self._by_dialect.get(dialect.name)
+        if found is None:
+            compiled = self._stmt.compile(dialect=dialect)
+            order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+            # Literals in the statement (`state != 'closed'`, `+ 1`) became bound parameters with values.
+            constants = {k: v for k, v in compiled.params.items() if v is not None}
+            found = (compiled.string, order, constants)
+            self._by_dialect[dialect.name] = found
+        return found
+
+    @staticmethod
+    def _args(order: tuple[str, ...] | None, constants: dict[str, Any], params: Mapping[str, Any]) -> Any:
+        if constants:
+            params = {**constants, **params}
+        return tuple(params[name] for name in order) if order is not None else params
+
+    def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
+        sql, order, constants = self._compiled(conn)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor.execute(sql, self._args(order, constants, params))
+        return cursor
+
+    def fetchone(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
+        cursor = self.execute(conn, params)
+        try:
+            return cursor.fetchone()  # type: ignore[no-any-return]
+        finally:
+            cursor.close()
+
+    def fetchall(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        cursor = self.execute(conn, params)
+        try:
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
+    def executemany(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        sql, order, constants = self._compiled(conn)
+        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, [self._args(order, constants, row) for row in rows])
+        finally:
+            cursor.close()
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> None:
+        self.execute(conn, params).close()
+
+
+def insert_all(table: Table) -> Prepared:
+    """INSERT of every column but the surrogate `id`, with one parameter per column name."""
+    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}))
