@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -14,7 +15,7 @@ from starlette.responses import Response
 
 from hubbub.actions.accounts import Credentials, do_ensure_account
 from hubbub.api.auth import Authenticator
-from hubbub.api.http import error_response
+from hubbub.api.http import error_response, purge_idempotency_keys
 from hubbub.api.routes import routes
 from hubbub.errors import MethodNotAllowed, NotFound, TwilioError
 from hubbub.settings import Settings
@@ -64,13 +65,28 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
             _announce(hub)
         hub.db.start()
         app.state.hubbub = hub
+        maintenance = asyncio.create_task(_maintenance(hub))
         try:
             yield
         finally:
+            maintenance.cancel()
             hub.db.close()
 
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: _http_error})
+
+
+MAINTENANCE_INTERVAL = 600.0
+
+
+async def _maintenance(hub: Hubbub) -> None:
+    """Periodic housekeeping: forget idempotency keys older than their 24-hour lifetime."""
+    while True:
+        try:
+            await hub.db.write(purge_idempotency_keys)
+        except Exception:
+            log.exception("maintenance failed")
+        await asyncio.sleep(MAINTENANCE_INTERVAL)
 
 
 def _announce(hub: Hubbub) -> None:

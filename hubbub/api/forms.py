@@ -16,6 +16,7 @@ from hubbub.domain.sids import is_sid
 from hubbub.errors import InvalidParameter
 
 MAX_FIELDS = 1000
+INT64_MIN, INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 
 class Form:
@@ -117,6 +118,8 @@ class Form:
         if not text.lstrip("-").isdigit() or len(text) > 19:
             raise InvalidParameter(f"Invalid {name}: '{value[:64]}' is not an integer")
         number = int(text)
+        if not INT64_MIN <= number <= INT64_MAX:
+            raise InvalidParameter(f"Invalid {name}: out of range")
         if minimum is not None and number < minimum:
             raise InvalidParameter(f"Invalid {name}: must be at least {minimum}")
         if maximum is not None and number > maximum:

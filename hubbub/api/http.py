@@ -155,6 +155,12 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     return run
 
 
+def purge_idempotency_keys(conn: Connection) -> int:
+    result = conn.execute(delete(idempotency_keys).where(
+        idempotency_keys.c.date_created < clock.now() - IDEMPOTENCY_TTL))
+    return int(result.rowcount or 0)
+
+
 async def _idempotent_write(call: Call, key: str, fn: Callable[[Connection], Any],
                             render: Callable[[Any], Any] | None, status: int) -> Response:
     request = call.request
