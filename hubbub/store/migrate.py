@@ -18,7 +18,8 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
+def upgrade(engine: Engine, revision: str = "heads") -> None:
+    """Upgrade to every head: each feature adds its tables on its own branch off the initial schema."""
     config = alembic_config(engine)
     with engine.begin() as conn:
         config.attributes["connection"] = conn
