@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from hubbub import errors
 from hubbub.actions.common import Scope, emit, get_conversation, not_found
 from hubbub.actions.conversations import reactivate_if_inactive
+from hubbub.actions.users import ensure_user
 from hubbub.domain import clock
 from hubbub.domain.addresses import parse_address
 from hubbub.domain.sids import is_sid, new_sid
@@ -157,6 +158,7 @@ def do_create_participant(conn: Connection, scope: Scope, conversation_key: str,
     except IntegrityError:
         raise Conflict(f"Participant with identity '{fields.identity}' already exists",
                        code=errors.PARTICIPANT_EXISTS) from None
+    ensure_user(conn, scope, service, fields.identity)  # a chat identity's first join creates its user
     conn.execute(update(conversations).where(conversations.c.sid == conv_sid).values(
         participants_count=conversations.c.participants_count + 1,
         non_chat_count=conversations.c.non_chat_count + (1 if non_chat else 0)))
@@ -218,6 +220,7 @@ def do_update_participant(conn: Connection, scope: Scope, conversation_key: str,
             changes[name] = value
     changes["date_updated"] = fields.date_updated or clock.now()
     conn.execute(update(participants).where(participants.c.sid == current["sid"]).values(**changes))
+    ensure_user(conn, scope, conversation["chat_service_sid"], changes.get("identity"))
     row = conn.execute(select(participants).where(participants.c.sid == current["sid"])).mappings().one()
     emit(conn, scope, "onParticipantUpdated", conversation["sid"], {"participant": dict(row)})
     return row
