@@ -3,38 +3,28 @@ is also served under `/v1/Services/{ChatServiceSid}/…`."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-
-from starlette.requests import Request
-from starlette.responses import Response
 from starlette.routing import Route
 
-from hubbub.api import configuration, conversations, messages, participants
-from hubbub.api.http import Call, endpoint, error_response
-from hubbub.errors import MethodNotAllowed
+from hubbub.api import (
+    address_configurations,
+    bindings,
+    configuration,
+    conversation_webhooks,
+    conversation_with_participants,
+    conversations,
+    credentials,
+    messages,
+    participant_conversations,
+    participants,
+    roles,
+    services,
+    user_conversations,
+    users,
+    webhook_configuration,
+)
+from hubbub.api.routing import resource, service_scoped
 
-Handler = Callable[[Call], Awaitable[Response]]
-
-
-def resource(path: str, **handlers: Handler) -> Route:
-    """One path, one handler per HTTP method; other methods get a Twilio-style 405."""
-    wrapped = {method: endpoint(handler) for method, handler in handlers.items()}
-    allowed = ", ".join(sorted(wrapped))
-
-    async def dispatch(request: Request) -> Response:
-        handler = wrapped.get(request.method)
-        if handler is None:
-            response = error_response(MethodNotAllowed(f"Method {request.method} not allowed on {path}"))
-            response.headers["Allow"] = allowed
-            return response
-        return await handler(request)
-
-    return Route(path, dispatch, methods=["GET", "POST", "DELETE", "PUT", "PATCH", "OPTIONS"])
-
-
-def service_scoped(path: str, **handlers: Handler) -> list[Route]:
-    return [resource(f"/v1{path}", **handlers), resource(f"/v1/Services/{{ChatServiceSid}}{path}", **handlers)]
-
+__all__ = ["resource", "routes", "service_scoped"]
 
 CONV = "/Conversations/{ConversationSid}"
 MSG = f"{CONV}/Messages/{{MessageSid}}"
@@ -52,4 +42,15 @@ routes: list[Route] = [
                     DELETE=messages.remove),
     *service_scoped(f"{MSG}/Receipts", GET=messages.list_receipts),
     *service_scoped(f"{MSG}/Receipts/{{Sid}}", GET=messages.fetch_receipt),
+    *services.routes,
+    *webhook_configuration.routes,
+    *credentials.routes,
+    *bindings.routes,
+    *roles.routes,
+    *users.routes,
+    *user_conversations.routes,
+    *participant_conversations.routes,
+    *conversation_with_participants.routes,
+    *address_configurations.routes,
+    *conversation_webhooks.routes,
 ]
