@@ -124,6 +124,13 @@ async def _read_form(request: Request) -> Form:
     return Form.parse(text)
 
 
+def _check_query(request: Request) -> None:
+    """Query values reach SQL filters; NUL bytes are refused everywhere (PostgreSQL cannot store them)."""
+    for key, value in request.query_params.multi_items():
+        if "\x00" in value or "\x00" in key or len(value) > 4096:
+            raise InvalidParameter(f"Invalid {key[:64]}: NUL characters or over-long values are not allowed")
+
+
 Handler = Callable[[Call], Awaitable[Response]]
 
 
@@ -140,6 +147,7 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
                 raise NotFound(f"The requested resource /Services/{service} was not found")
             webhook = request.headers.get("x-twilio-webhook-enabled", "false").lower() == "true"
             scope = Scope(account_sid, service, "API", webhook)
+            _check_query(request)
             call = Call(request, scope, await _read_form(request), base_url(request))
             key = request.headers.get("i-twilio-idempotency-token") or request.headers.get("idempotency-key")
             if key and request.method == "POST":
