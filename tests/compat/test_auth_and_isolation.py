@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import assert_error_body, new_number, nothing_written, twilio_error
+from .helpers import assert_error_body, new_number, nothing_written, twilio_error
 
 ZERO_CH = "CH" + "0" * 32
 
@@ -19,9 +19,7 @@ def theirs(client: Any) -> dict[str, str]:
     conv = client.conversations.v1.conversations.create(friendly_name="private")
     ctx = client.conversations.v1.conversations(conv.sid)
     p = ctx.participants.create(identity="owner")
-    ctx.participants.create(
-        messaging_binding_address=new_number(), messaging_binding_proxy_address=new_number()
-    )
+    ctx.participants.create(messaging_binding_address=new_number(), messaging_binding_proxy_address=new_number())
     m = ctx.messages.create(author="owner", body="secret")
     receipt = ctx.messages(m.sid).delivery_receipts.list()[0]
     service = client.conversations.v1.configuration().fetch().default_chat_service_sid
@@ -79,16 +77,15 @@ def test_missing_or_malformed_credentials_are_401(server: Any, header: str | Non
     import requests
 
     headers = {} if header is None else {"Authorization": header}
-    before = server.counts()
-    for method, path, data in [
-        ("GET", "/v1/Conversations", None),
-        ("POST", "/v1/Conversations", {"FriendlyName": "x"}),
-        ("GET", "/v1/Configuration", None),
-        ("DELETE", f"/v1/Conversations/{ZERO_CH}", None),
-    ]:
-        response = requests.request(method, server.url + path, headers=headers, data=data, timeout=30)
-        assert_error_body(response, 401, 20003)
-    assert server.counts() == before
+    with nothing_written(server):
+        for method, path, data in [
+            ("GET", "/v1/Conversations", None),
+            ("POST", "/v1/Conversations", {"FriendlyName": "x"}),
+            ("GET", "/v1/Configuration", None),
+            ("DELETE", f"/v1/Conversations/{ZERO_CH}", None),
+        ]:
+            response = requests.request(method, server.url + path, headers=headers, data=data, timeout=30)
+            assert_error_body(response, 401, 20003)
 
 
 def test_credentials_are_checked_before_the_path(server: Any) -> None:
@@ -127,26 +124,21 @@ def test_other_account_cannot_read_or_change_anything(
                 action()
     # the owner still sees everything unchanged
     assert client.conversations.v1.conversations(theirs["conv"]).fetch().friendly_name == "private"
-    assert (
-        client.conversations.v1.conversations(theirs["conv"]).messages(theirs["message"]).fetch().body
-        == "secret"
-    )
+    assert client.conversations.v1.conversations(theirs["conv"]).messages(theirs["message"]).fetch().body == "secret"
 
 
-def test_other_account_lists_are_404_or_empty(server: Any, other_client: Any, theirs: dict[str, str]) -> None:
-    from tests.conftest import OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN
+def test_other_account_lists_are_404_or_empty(
+    server: Any, other_client: Any, other_auth: tuple[str, str], theirs: dict[str, str]
+) -> None:
 
-    auth = (OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
     base = f"/v1/Conversations/{theirs['conv']}"
     for path in [f"{base}/Participants", f"{base}/Messages", f"{base}/Messages/{theirs['message']}/Receipts"]:
-        assert_error_body(server.http("GET", path, auth=auth), 404, 20404)
+        assert_error_body(server.http("GET", path, auth=other_auth), 404, 20404)
     listed = [c.sid for c in other_client.conversations.v1.conversations.stream()]
     assert theirs["conv"] not in listed
 
 
-def test_other_account_cannot_use_this_accounts_service(
-    server: Any, other_client: Any, theirs: dict[str, str]
-) -> None:
+def test_other_account_cannot_use_this_accounts_service(server: Any, other_client: Any, theirs: dict[str, str]) -> None:
     svc = other_client.conversations.v1.services(theirs["service"])
     with nothing_written(server):
         with twilio_error(404, 20404):

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import assert_error_body, twilio_error
+from .helpers import assert_error_body, twilio_error
 
 
 @pytest.fixture
@@ -43,16 +43,18 @@ def test_fetch(server: Any, configuration: Any) -> None:
     }
 
 
-def test_default_timers_apply_to_new_conversations(client: Any, configuration: Any) -> None:
+def test_default_timers_apply_to_new_conversations(client: Any, configuration: Any, disposable: list[str]) -> None:
     updated = configuration.update(default_inactive_timer="PT2M", default_closed_timer="PT20M")
     assert (updated.default_inactive_timer, updated.default_closed_timer) == ("PT2M", "PT20M")
     assert configuration.fetch().default_closed_timer == "PT20M"
 
     conv = client.conversations.v1.conversations.create(friendly_name="inherits timers")
+    disposable.append(conv.sid)
     assert parse(conv.timers["date_inactive"]) == conv.date_created + timedelta(minutes=2)
     assert parse(conv.timers["date_closed"]) == conv.date_created + timedelta(minutes=20)
     # timers given on the conversation win over the defaults
     own = client.conversations.v1.conversations.create(timers_closed="PT1H")
+    disposable.append(own.sid)
     assert set(own.timers) == {"date_closed"}
     assert parse(own.timers["date_closed"]) == own.date_created + timedelta(hours=1)
 
@@ -103,9 +105,7 @@ def test_bad_updates_are_rejected_and_change_nothing(
     assert server.http("GET", "/v1/Configuration").json() == before
 
 
-def test_another_accounts_service_cannot_be_the_default(
-    client: Any, other_client: Any, configuration: Any
-) -> None:
+def test_another_accounts_service_cannot_be_the_default(client: Any, other_client: Any, configuration: Any) -> None:
     theirs = other_client.conversations.v1.configuration().fetch().default_chat_service_sid
     with twilio_error(400, 20001):
         configuration.update(default_chat_service_sid=theirs)

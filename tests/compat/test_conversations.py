@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
 
-from tests.compat.conftest import assert_error_body, nothing_written, twilio_error
+from .helpers import assert_error_body, nothing_written, twilio_error
 
 SID_RE = re.compile(r"^CH[0-9a-f]{32}$")
 
@@ -21,9 +21,7 @@ def parse(ts: str) -> datetime:
 # -- create / fetch ------------------------------------------------------------------------------------
 
 
-def test_create_returns_the_twilio_shape(
-    server: Any, client: Any, conversations: Any, service_sid: str
-) -> None:
+def test_create_returns_the_twilio_shape(server: Any, client: Any, conversations: Any, service_sid: str) -> None:
     conv = conversations.create(friendly_name="Support chat", attributes='{"topic": "billing"}')
     assert SID_RE.match(conv.sid)
     assert conv.account_sid == server.account_sid
@@ -55,9 +53,7 @@ def test_fetch_by_sid_and_by_unique_name(conversations: Any, client: Any) -> Non
     assert by_name.unique_name == "fetch-by-unique-name"
 
 
-def test_unique_name_with_reserved_characters_is_percent_decoded(
-    server: Any, client: Any, conversations: Any
-) -> None:
+def test_unique_name_with_reserved_characters_is_percent_decoded(server: Any, client: Any, conversations: Any) -> None:
     name = "team+ops@example.com:room 7"
     conv = conversations.create(unique_name=name)
     # the SDK puts the name into the path as it is (requests only escapes the space)
@@ -90,6 +86,14 @@ def test_dates_given_on_create_are_kept(conversations: Any) -> None:
     assert conv.date_updated == updated
 
 
+def test_dates_are_always_written_with_four_digit_years(server: Any) -> None:
+    # (raw request: the SDK itself formats datetime(999, …) as '999-…')
+    response = server.http("POST", "/v1/Conversations", data={"DateCreated": "0999-01-02T03:04:05Z"})
+    assert response.status_code == 201
+    assert response.json()["date_created"] == "0999-01-02T03:04:05Z"
+    assert response.json()["date_updated"] == "0999-01-02T03:04:05Z"
+
+
 def test_email_bindings(conversations: Any) -> None:
     conv = conversations.create(bindings_email_address="desk@example.com", bindings_email_name="Help Desk")
     assert conv.bindings == {"email": {"projected_address": "desk@example.com", "name": "Help Desk"}}
@@ -106,9 +110,7 @@ def test_update_changes_only_the_given_fields(client: Any, conversations: Any) -
     assert updated.unique_name == "update-me"
     assert updated.date_created == conv.date_created
 
-    renamed = client.conversations.v1.conversations("update-me").update(
-        unique_name="updated", attributes='{"b": 2}'
-    )
+    renamed = client.conversations.v1.conversations("update-me").update(unique_name="updated", attributes='{"b": 2}')
     assert renamed.sid == conv.sid
     assert renamed.unique_name == "updated"
     assert json.loads(renamed.attributes) == {"b": 2}
@@ -125,9 +127,7 @@ def test_update_to_a_taken_unique_name_is_a_conflict(server: Any, client: Any, c
     assert client.conversations.v1.conversations(other.sid).fetch().unique_name == "free-name"
 
 
-def test_delete_returns_true_and_the_conversation_is_gone(
-    server: Any, client: Any, conversation: Any
-) -> None:
+def test_delete_returns_true_and_the_conversation_is_gone(server: Any, client: Any, conversation: Any) -> None:
     client.conversations.v1.conversations(conversation.sid).participants.create(identity="alice")
     client.conversations.v1.conversations(conversation.sid).messages.create(body="hi")
     assert client.conversations.v1.conversations(conversation.sid).delete() is True
@@ -175,8 +175,7 @@ def test_list_filters_by_state(client: Any, conversations: Any) -> None:
     client.conversations.v1.conversations(closed.sid).update(state="closed")
 
     by_state = {
-        state: {c.sid: c.state for c in conversations.list(state=state)}
-        for state in ("active", "inactive", "closed")
+        state: {c.sid: c.state for c in conversations.list(state=state)} for state in ("active", "inactive", "closed")
     }
     assert active.sid in by_state["active"] and inactive.sid in by_state["inactive"]
     assert closed.sid in by_state["closed"]
@@ -207,9 +206,12 @@ def test_list_filters_by_creation_date_newest_first(client: Any, conversations: 
     client.conversations.v1.conversations(morning.sid).update(state="inactive")
     assert listed(start_date="1999-03-02", end_date="1999-03-02", state="inactive") == [morning.sid]
     # the filters survive paging (they are echoed in next_page_url)
-    assert [
-        c.sid for c in conversations.stream(start_date="1999-03-01", end_date="1999-03-03", page_size=1)
-    ] == [after.sid, late.sid, morning.sid, before.sid]
+    assert [c.sid for c in conversations.stream(start_date="1999-03-01", end_date="1999-03-03", page_size=1)] == [
+        after.sid,
+        late.sid,
+        morning.sid,
+        before.sid,
+    ]
 
 
 def test_list_with_a_bad_filter_is_400(server: Any) -> None:
@@ -252,8 +254,9 @@ def test_a_new_message_reactivates_an_inactive_conversation(client: Any, convers
     assert client.conversations.v1.conversations(conv.sid).fetch().state == "active"
 
 
-def test_valid_timers_are_shown_as_dates(client: Any, conversations: Any) -> None:
+def test_valid_timers_are_shown_as_dates(client: Any, conversations: Any, disposable: list[str]) -> None:
     conv = conversations.create(timers_inactive="PT5M", timers_closed="PT20M")
+    disposable.append(conv.sid)
     created = conv.date_created
     assert set(conv.timers) == {"date_inactive", "date_closed"}
     assert parse(conv.timers["date_inactive"]) == created + timedelta(minutes=5)
@@ -262,15 +265,18 @@ def test_valid_timers_are_shown_as_dates(client: Any, conversations: Any) -> Non
 
     # an inactive conversation is only waiting to be closed
     quiet = conversations.create(state="inactive", timers_closed="P1D")
+    disposable.append(quiet.sid)
     assert set(quiet.timers) == {"date_closed"}
     assert parse(quiet.timers["date_closed"]) == quiet.date_created + timedelta(days=1)
 
     # the minimums are accepted
     edge = conversations.create(timers_inactive="PT1M", timers_closed="PT10M")
+    disposable.append(edge.sid)
     assert set(edge.timers) == {"date_inactive", "date_closed"}
 
 
-def test_timers_can_be_set_on_update(client: Any, conversation: Any) -> None:
+def test_timers_can_be_set_on_update(client: Any, conversation: Any, disposable: list[str]) -> None:
+    disposable.append(conversation.sid)
     updated = client.conversations.v1.conversations(conversation.sid).update(timers_closed="PT30M")
     assert set(updated.timers) == {"date_closed"}
     assert parse(updated.timers["date_closed"]) == updated.date_updated + timedelta(minutes=30)
@@ -313,10 +319,7 @@ def test_service_scoped_crud(server: Any, client: Any, service: Any, service_sid
     assert service.conversations(conv.sid).fetch().friendly_name == "svc"
     assert service.conversations("svc-scoped").fetch().sid == conv.sid
     # the default service is what /v1/Conversations addresses
-    assert (
-        client.conversations.v1.conversations(conv.sid).fetch().url
-        == f"{server.url}/v1/Conversations/{conv.sid}"
-    )
+    assert client.conversations.v1.conversations(conv.sid).fetch().url == f"{server.url}/v1/Conversations/{conv.sid}"
 
     updated = service.conversations(conv.sid).update(friendly_name="svc 2", attributes='{"x": true}')
     assert (updated.friendly_name, updated.attributes) == ("svc 2", '{"x": true}')

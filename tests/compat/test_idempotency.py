@@ -9,8 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import assert_error_body, nothing_written
-from tests.conftest import OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN
+from .helpers import assert_error_body, nothing_written
 
 HEADERS = ["I-Twilio-Idempotency-Token", "Idempotency-Key"]
 
@@ -129,7 +128,7 @@ def test_a_failed_request_does_not_use_up_its_key(server: Any) -> None:
     assert fixed.status_code == 201
 
 
-def test_keys_belong_to_one_account(server: Any) -> None:
+def test_keys_belong_to_one_account(server: Any, other_auth: tuple[str, str]) -> None:
     """Another account sending the same key gets its own conversation, never the first account's answer."""
     shared = {"I-Twilio-Idempotency-Token": key()}
     mine = server.http("POST", "/v1/Conversations", data={"FriendlyName": "k"}, headers=shared)
@@ -138,11 +137,11 @@ def test_keys_belong_to_one_account(server: Any) -> None:
         "/v1/Conversations",
         data={"FriendlyName": "k"},
         headers=shared,
-        auth=(OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN),
+        auth=other_auth,
     )
     assert (mine.status_code, theirs.status_code) == (201, 201)
     assert theirs.json()["sid"] != mine.json()["sid"]
-    assert theirs.json()["account_sid"] == OTHER_ACCOUNT_SID
+    assert theirs.json()["account_sid"] == other_auth[0]
 
 
 def test_delete_ignores_idempotency_keys(server: Any, client: Any) -> None:

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.compat.conftest import assert_error_body, new_number, nothing_written, twilio_error
+from .helpers import assert_error_body, new_number, nothing_written, twilio_error
 
 IM_RE = re.compile(r"^IM[0-9a-f]{32}$")
 DY_RE = re.compile(r"^DY[0-9a-f]{32}$")

@@ -10,7 +10,7 @@ from urllib.parse import quote
 
 import pytest
 
-from tests.compat.conftest import assert_error_body, new_number, nothing_written, twilio_error
+from .helpers import assert_error_body, new_number, nothing_written, twilio_error
 
 MB_RE = re.compile(r"^MB[0-9a-f]{32}$")
 RL_RE = re.compile(r"^RL[0-9a-f]{32}$")
@@ -266,12 +266,17 @@ def test_inactive_conversations_keep_the_pair(client: Any, conversations: Any) -
         )
 
 
-def test_closing_a_conversation_releases_its_pair(client: Any, conversations: Any) -> None:
+@pytest.mark.parametrize("channel", ["", "whatsapp:"], ids=["sms", "whatsapp"])
+def test_closing_a_conversation_releases_its_pair(client: Any, conversations: Any, channel: str) -> None:
     first, second = conversations.create(), conversations.create()
-    address, proxy = "whatsapp:" + new_number(), "whatsapp:" + new_number()
+    address, proxy = channel + new_number(), channel + new_number()
     participants_of(client, first.sid).create(
         messaging_binding_address=address, messaging_binding_proxy_address=proxy
     )
+    with twilio_error(409, 50416):
+        participants_of(client, second.sid).create(
+            messaging_binding_address=address, messaging_binding_proxy_address=proxy
+        )
     client.conversations.v1.conversations(first.sid).update(state="closed")
     p = participants_of(client, second.sid).create(
         messaging_binding_address=address, messaging_binding_proxy_address=proxy
