@@ -12,9 +12,11 @@ from hubbub.domain.durations import parse_duration
 from hubbub.errors import InvalidParameter
 from hubbub.store.schema import configurations, services
 
-TIMER_RULES = {
-    "default_inactive_timer": (60, errors.TIMER_INACTIVE_INVALID, errors.TIMER_INACTIVE_TOO_SHORT, "1 minute"),
-    "default_closed_timer": (600, errors.TIMER_CLOSED_INVALID, errors.TIMER_CLOSED_TOO_SHORT, "10 minutes"),
+TIMER_RULES = {  # column: (minimum seconds, invalid code, too-short code, minimum in words, parameter)
+    "default_inactive_timer": (60, errors.TIMER_INACTIVE_INVALID, errors.TIMER_INACTIVE_TOO_SHORT, "1 minute",
+                               "DefaultInactiveTimer"),
+    "default_closed_timer": (600, errors.TIMER_CLOSED_INVALID, errors.TIMER_CLOSED_TOO_SHORT, "10 minutes",
+                             "DefaultClosedTimer"),
 }
 
 
@@ -22,12 +24,12 @@ def check_default_timer(name: str, value: str | None) -> str | None:
     """`PT0S` switches a default timer off; anything else must be a duration above the minimum."""
     if value is None:
         return None
-    minimum, invalid_code, short_code, text = TIMER_RULES[name]
+    minimum, invalid_code, short_code, text, param = TIMER_RULES[name]
     seconds = parse_duration(value)
     if seconds is None:
-        raise InvalidParameter(f"Invalid {name}: '{value[:64]}' is not an ISO 8601 duration", code=invalid_code)
+        raise InvalidParameter(f"Invalid {param}: '{value[:64]}' is not an ISO 8601 duration", code=invalid_code)
     if 0 < seconds < minimum:
-        raise InvalidParameter(f"{name} must be at least {text}", code=short_code)
+        raise InvalidParameter(f"{param} must be at least {text}", code=short_code)
     return value
 
 

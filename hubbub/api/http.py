@@ -151,7 +151,9 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
             call = Call(request, scope, await _read_form(request), base_url(request))
             key = request.headers.get("i-twilio-idempotency-token") or request.headers.get("idempotency-key")
             if key and request.method == "POST":
-                call.idempotency_key = key[:256]
+                if len(key) > 256:
+                    raise InvalidParameter("Idempotency key must be at most 256 characters")
+                call.idempotency_key = key
             return await handler(call)
         except TwilioError as exc:
             return error_response(exc)
