@@ -158,10 +158,20 @@ class LoadResult:
     socket_errors: str
     statuses: dict[int, int] = field(default_factory=dict)
     raw: str = ""
+    server_cpu: float | None = None  # CPUs the server used during the run (1.0 = one core)
+    foreign_scope: str = ""
+    foreign_cpu: float | None = None  # CPUs used by processes other than the server and load generator
 
     @property
     def rate(self) -> float:
         return self.requests / self.seconds if self.seconds else 0.0
+
+    @property
+    def cpu_us(self) -> float | None:
+        """Server CPU time per request (all its threads), in microseconds: robust to a busy machine."""
+        if self.server_cpu is None or not self.rate:
+            return None
+        return self.server_cpu / self.rate * 1e6
 
 
 WRK_LUA = r"""
@@ -318,12 +328,60 @@ def run_python_load(args: argparse.Namespace, target: Target, path: str, seconds
                       max_ms=r["max_ms"], non_2xx=non2xx, socket_errors=errs, statuses=statuses)
 
 
-def drive(args: argparse.Namespace, target: Target, path: str, workdir: Path) -> LoadResult:
-    load = (lambda s, q: run_wrk(args, target, path, s, workdir, q)) if args.loadgen == "wrk" else (
-        lambda s, q: run_python_load(args, target, path, s, q))
+def warm_up(args: argparse.Namespace, target: Target, path: str, workdir: Path) -> None:
     if args.warmup > 0:
-        load(args.warmup, True)
-    return load(args.duration, False)
+        print(f"    warm-up {args.warmup:g}s (not counted)", flush=True)
+        _load(args, target, path, workdir, args.warmup, True)
+
+
+def measure(args: argparse.Namespace, target: Target, path: str, workdir: Path,
+            server_pid: int) -> LoadResult:
+    """The measured run, plus the server's CPU use and how much CPU other processes took meanwhile.
+
+    With the server pinned to one CPU, "other" is the rest of that CPU's busy time (what competed with
+    the server); otherwise it is the whole machine's busy time less the server's and this script's.
+    """
+    core = args.server_cpus if args.pin and args.server_cpus.isdigit() else None
+    before = _cpu_snapshot(server_pid, core)
+    result = _load(args, target, path, workdir, args.duration, False)
+    after = _cpu_snapshot(server_pid, core)
+    if before is not None and after is not None:
+        elapsed = after[0] - before[0]
+        busy, ours = after[1] - before[1], after[2] - before[2]
+        result.server_cpu = (after[3] - before[3]) / elapsed
+        result.foreign_cpu = max(0.0, busy - ours) / elapsed
+        result.foreign_scope = f"on CPU {core}" if core is not None else "on the machine"
+    return result
+
+
+def _load(args: argparse.Namespace, target: Target, path: str, workdir: Path, seconds: float,
+          quiet: bool) -> LoadResult:
+    if args.loadgen == "wrk":
+        return run_wrk(args, target, path, seconds, workdir, quiet)
+    return run_python_load(args, target, path, seconds, quiet)
+
+
+_TICK = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def _cpu_snapshot(server_pid: int, core: str | None) -> tuple[float, float, float, float] | None:
+    """(wall, busy CPU-s of `core` or of the machine, CPU-s of ours on it, server CPU-s)."""
+    try:
+        with open("/proc/stat") as fh:
+            lines = fh.read().splitlines()
+        key = f"cpu{core}" if core is not None else "cpu"
+        ticks = [int(v) for v in next(ln for ln in lines if ln.split()[0] == key).split()[1:]]
+        with open(f"/proc/{server_pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        server = (int(fields[11]) + int(fields[12])) / _TICK  # utime, stime (all threads)
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
+    busy = (ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]) / _TICK  # user nice system irq softirq
+    ours = server
+    if core is None:  # this script and its reaped children (the load generator) count as ours too
+        t = os.times()
+        ours += t.user + t.system + t.children_user + t.children_system
+    return time.monotonic(), busy, ours, server
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -463,16 +521,12 @@ def bench_backend(args: argparse.Namespace, name: str, database_url: str, workdi
     try:
         conv = set_up_conversation(target)
         path = f"/v1/Conversations/{conv}/Messages"
-        if args.warmup > 0:
-            print(f"    warm-up {args.warmup:g}s (not counted)", flush=True)
-            drive_args = argparse.Namespace(**{**vars(args), "duration": args.warmup, "warmup": 0})
-            drive(drive_args, target, path, workdir)
+        warm_up(args, target, path, workdir)
         before_api = settled_count(target, conv)
         before_m, before_r = db_counts(database_url, conv)
-        if args.profile and name == "sqlite":
+        if args.profile and name == args.profile_backend:
             profiler = start_profiler(args, proc.pid)
-        run_args = argparse.Namespace(**{**vars(args), "warmup": 0})
-        load = drive(run_args, target, path, workdir)
+        load = measure(args, target, path, workdir, proc.pid)
         if profiler is not None:
             profiler.wait(timeout=args.duration + 30)
             _CHILDREN.remove(profiler)
@@ -489,6 +543,7 @@ def bench_backend(args: argparse.Namespace, name: str, database_url: str, workdi
                  f"socket errors: {load.socket_errors} -> {'OK' if ok else 'MISMATCH'}")
         print(f"    {load.rate:,.1f} creates/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, "
               f"max {load.max_ms:.2f} ms, non-2xx {load.non_2xx}", flush=True)
+        print(f"    {_cpu_line(load, name)}", flush=True)
         print(f"    check: {check}", flush=True)
         if proc.poll() is not None:
             raise RuntimeError(f"server died; log:\n{_tail(log)}")
@@ -503,13 +558,27 @@ def bench_backend(args: argparse.Namespace, name: str, database_url: str, workdi
                   flush=True)
 
 
+def _cpu_line(load: LoadResult, name: str) -> str:
+    if load.server_cpu is None or load.foreign_cpu is None:
+        return "CPU use: unknown"
+    others = "other processes" + (" (PostgreSQL included)" if name == "postgresql" and not
+                                  load.foreign_scope.startswith("on CPU") else "") + " " + load.foreign_scope
+    return (f"CPU during the run: server {load.server_cpu:.2f} cores ({load.cpu_us or 0:.0f} us per request), "
+            f"{others} {load.foreign_cpu:.2f} cores"
+            + ("  <- WARNING: something else was running" if name != "postgresql" and load.foreign_cpu > 0.10
+               else ""))
+
+
 def bench_ceiling(args: argparse.Namespace, workdir: Path) -> Outcome:
     print("\n[ceiling] bench/ceiling_app.py: same stack, no database", flush=True)
     proc, target, log = start_ceiling(args, workdir)
     try:
-        load = drive(args, target, "/v1/Conversations/CH" + "0" * 32 + "/Messages", workdir)
+        path = "/v1/Conversations/CH" + "0" * 32 + "/Messages"
+        warm_up(args, target, path, workdir)
+        load = measure(args, target, path, workdir, proc.pid)
         print(f"    {load.rate:,.1f} req/s, p50 {load.p50_ms:.2f} ms, p99 {load.p99_ms:.2f} ms, "
               f"max {load.max_ms:.2f} ms, non-2xx {load.non_2xx}", flush=True)
+        print(f"    {_cpu_line(load, 'ceiling')}", flush=True)
         ok = load.non_2xx == 0 and load.statuses.get(201, 0) == load.requests
         return Outcome("ceiling", load, f"{load.statuses.get(201, 0)} responses 201 of {load.requests}", ok)
     finally:
@@ -548,12 +617,13 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> bool:
     ceiling = next((o for o in outcomes if o.name == "ceiling"), None)
     print(f"\n== message creates: {args.connections} connections, {args.duration:g}s, load generator "
           f"{args.loadgen}, server {'pinned to CPU ' + args.server_cpus if args.pin else 'not pinned'} ==")
-    print(f"{'backend':<12}{'creates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'ratio to ceiling':>18}")
+    print(f"{'backend':<12}{'creates/s':>11}{'p50 ms':>9}{'p99 ms':>9}{'non-2xx':>9}{'ratio to ceiling':>18}"
+          f"{'server CPU us/req':>19}")
     for o in outcomes:
         ratio = f"{o.load.rate / ceiling.load.rate:.2f}" if ceiling and ceiling.load.rate else "-"
-        label = "ceiling" if o.name == "ceiling" else o.name
-        print(f"{label:<12}{o.load.rate:>11,.1f}{o.load.p50_ms:>9.2f}{o.load.p99_ms:>9.2f}{o.load.non_2xx:>9}"
-              f"{ratio:>18}")
+        cpu = f"{o.load.cpu_us:.0f}" if o.load.cpu_us is not None else "-"
+        print(f"{o.name:<12}{o.load.rate:>11,.1f}{o.load.p50_ms:>9.2f}{o.load.p99_ms:>9.2f}{o.load.non_2xx:>9}"
+              f"{ratio:>18}{cpu:>19}")
     ok = all(o.ok for o in outcomes)
     sqlite = next((o for o in outcomes if o.name == "sqlite"), None)
     if sqlite is not None:
@@ -563,6 +633,10 @@ def report(args: argparse.Namespace, outcomes: list[Outcome]) -> bool:
               f"p99 < {TARGET_P99_MS:g} ms: {'PASS' if met else 'MISS'} "
               f"({sqlite.load.rate:,.1f}/s, p99 {sqlite.load.p99_ms:.2f} ms"
               f"{'' if sqlite.ok else ', correctness check failed'})")
+    noisy = [o.name for o in outcomes if o.name != "postgresql" and (o.load.foreign_cpu or 0.0) > 0.10]
+    if noisy:
+        print(f"WARNING: other processes used more than 0.1 core during: {', '.join(noisy)}; "
+              "those figures are not clean")
     for o in outcomes:
         if not o.ok:
             print(f"FAILED check [{o.name}]: {o.check}")
@@ -591,8 +665,10 @@ def main(argv: list[str] | None = None) -> int:
                    help="interpreter that runs the servers (the repo's .venv)")
     p.add_argument("--db-dir", help="directory for the SQLite file (default: a fresh temporary directory)")
     p.add_argument("--profile", metavar="FILE", help="run py-spy (raw/collapsed format, per thread) on the "
-                                                     "SQLite server during its measured run; the figures "
+                                                     "server during its measured run; the figures "
                                                      "of a profiled run are perturbed")
+    p.add_argument("--profile-backend", choices=["sqlite", "postgresql"], default="sqlite",
+                   help="which server --profile samples (sqlite)")
     p.add_argument("--profile-args", default="--threads --rate 100",
                    help="py-spy record options ('--threads --rate 100'); e.g. add --gil or --native")
     p.add_argument("--keep", action="store_true", help="keep the temporary directory (DB, logs, Lua)")

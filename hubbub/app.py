@@ -7,6 +7,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -18,9 +19,11 @@ from hubbub.api.auth import Authenticator
 from hubbub.api.http import error_response, purge_idempotency_keys
 from hubbub.api.routes import routes
 from hubbub.errors import MethodNotAllowed, NotFound, TwilioError
+from hubbub.realtime.hub import Hub
 from hubbub.settings import Settings
 from hubbub.store import migrate
 from hubbub.store.database import Database
+from hubbub.webhooks.runtime import start_webhooks
 
 log = logging.getLogger("hubbub")
 
@@ -66,14 +69,34 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
         hub.db.start()
         app.state.hubbub = hub
         maintenance = asyncio.create_task(_maintenance(hub))
+        webhooks = await start_webhooks(app, hub.db)
+        sms = await _start_sms(hub)
+        app.state.realtime = Hub(hub.db)  # the WebSocket gateway's event fan-out (hubbub/realtime)
+        await app.state.realtime.start()
         try:
             yield
         finally:
+            await app.state.realtime.stop()
             maintenance.cancel()
+            await webhooks.stop()
+            if sms is not None:
+                await sms.stop()
             hub.db.close()
 
     return Starlette(routes=routes, lifespan=lifespan,
                      exception_handlers={HTTPException: _http_error})
+
+
+async def _start_sms(hub: Hubbub) -> Any:
+    """The SMS worker (hubbub/channels/sms), only when SMPP connections are configured."""
+    if not hub.settings.sms_config:
+        return None
+    from hubbub.channels.sms.config import load
+    from hubbub.channels.sms.worker import SmsWorker
+
+    worker = SmsWorker(hub.db, load(hub.settings.sms_config))  # type: ignore[arg-type]
+    await worker.start()
+    return worker
 
 
 MAINTENANCE_INTERVAL = 600.0

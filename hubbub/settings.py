@@ -25,3 +25,5 @@ class Settings:
     sqlite_synchronous: str = field(
         default_factory=lambda: (_env("HUBBUB_SQLITE_SYNCHRONOUS", "FULL") or "FULL").upper())
     log_level: str = field(default_factory=lambda: _env("HUBBUB_LOG_LEVEL", "info") or "info")
+    # SMS over SMPP: a TOML/JSON file path or inline JSON (docs/sms.md); unset means no SMS worker.
+    sms_config: str | None = field(default_factory=lambda: _env("HUBBUB_SMS_CONFIG"))

@@ -12,10 +12,9 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import ACCOUNT_SID, AUTH_TOKEN, free_port, start_server, stop_server
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
-
-from conftest import ACCOUNT_SID, AUTH_TOKEN, free_port, start_server, stop_server
 
 
 def _sqlite_url(tmp_path: Path) -> str:

@@ -6,12 +6,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, RowMapping, or_, select
+from sqlalchemy import Connection, RowMapping, bindparam, insert, or_, select
 
 from hubbub.domain import clock
 from hubbub.errors import NotFound
-from hubbub.store.prepared import insert_all
+from hubbub.store.prepared import Prepared, insert_all
 from hubbub.store.schema import configurations, conversations, events, services
+from hubbub.webhooks import store as webhook_deliveries
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,13 +74,28 @@ def get_conversation(conn: Connection, scope: Scope, key: str) -> RowMapping:
 
 
 _INSERT_EVENT = insert_all(events)
+_INSERT_EVENT_ID = Prepared(insert(events).values({c.name: bindparam(c.name) for c in events.c if c.name != "id"})
+                            .returning(events.c.id))
 
 
 def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str | None,
          data: dict[str, Any]) -> None:
-    """Record an event in the outbox, in the caller's transaction."""
+    """Record an event in the outbox, and the webhook deliveries it causes, in the caller's transaction."""
     payload = {"source": scope.source, "webhook_enabled": scope.webhook_enabled,
                "client_identity": scope.client_identity, "data": data}
-    _INSERT_EVENT.run(conn, {
-        "account_sid": scope.account_sid, "conversation_sid": conversation_sid, "type": event_type,
-        "payload": orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), "date_created": clock.now()})
+    created = clock.now()
+    row = {"account_sid": scope.account_sid, "conversation_sid": conversation_sid, "type": event_type,
+           "payload": orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), "date_created": created}
+    if not webhook_deliveries.webhooks_fire(scope.source, scope.webhook_enabled):
+        _INSERT_EVENT.run(conn, row)
+        return
+    if conn.dialect.name == "sqlite":
+        cursor = _INSERT_EVENT.execute(conn, row)
+        event_id = cursor.lastrowid
+        cursor.close()
+    else:
+        event_id = _INSERT_EVENT_ID.fetchone(conn, row)[0]  # type: ignore[index]
+    webhook_deliveries.record_deliveries(
+        conn, account_sid=scope.account_sid, source=scope.source, client_identity=scope.client_identity,
+        event_id=event_id, event_type=event_type, conversation_sid=conversation_sid, data=data,
+        event_date=created)

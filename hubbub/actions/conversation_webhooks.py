@@ -18,6 +18,7 @@ from hubbub.domain import clock
 from hubbub.domain.sids import is_sid, new_sid
 from hubbub.errors import InvalidParameter
 from hubbub.store.schema import conversation_webhooks, conversations
+from hubbub.webhooks.store import replay_messages
 
 TARGETS = ("webhook", "trigger", "studio")
 METHODS = ("get", "post")
@@ -106,6 +107,8 @@ def do_create_webhook(conn: Connection, scope: Scope, conversation_key: str,
         filters=orjson.dumps(fields.filters or []).decode(),
         triggers=orjson.dumps(fields.triggers or []).decode(),
         flow_sid=fields.flow_sid, replay_after=fields.replay_after, date_created=now, date_updated=now))
+    if fields.replay_after is not None:  # queue the existing messages from that index for this webhook
+        replay_messages(conn, sid)
     return conn.execute(select(conversation_webhooks).where(conversation_webhooks.c.sid == sid)
                         ).mappings().one()
 

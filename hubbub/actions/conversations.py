@@ -142,8 +142,9 @@ def do_update_conversation(conn: Connection, scope: Scope, key: str, fields: Con
 
 def do_delete_conversation(conn: Connection, scope: Scope, key: str) -> None:
     current = get_conversation(conn, scope, key)
-    conn.execute(delete(conversations).where(conversations.c.sid == current["sid"]))
+    # emitted first, while the conversation's scoped webhooks still exist to receive it
     emit(conn, scope, "onConversationRemoved", current["sid"], {"conversation": dict(current)})
+    conn.execute(delete(conversations).where(conversations.c.sid == current["sid"]))
 
 
 def reactivate_if_inactive(conn: Connection, scope: Scope, conversation: RowMapping) -> None:

@@ -8,7 +8,7 @@ from sqlalchemy import Connection, select
 from starlette.responses import Response
 
 from hubbub.actions import conversations as actions
-from hubbub.actions.common import Scope, get_conversation, service_sid
+from hubbub.actions.common import get_conversation, service_sid
 from hubbub.api import representations as rep
 from hubbub.api.forms import Form
 from hubbub.api.http import Call, json_response
@@ -17,6 +17,7 @@ from hubbub.domain import clock
 from hubbub.domain.conversation_state import STATES, Timers
 from hubbub.errors import InvalidParameter
 from hubbub.store.schema import conversations
+from hubbub.webhooks import pre
 
 MAX_ATTRIBUTES = 16 * 1024
 
@@ -38,6 +39,7 @@ def conversation_fields(form: Form) -> actions.ConversationFields:
 
 async def create(call: Call) -> Response:
     fields = actions.check_create_conversation(conversation_fields(call.form))
+    fields = await pre.conversation_add(call, fields)
     return await call.write(lambda conn: actions.do_create_conversation(conn, call.scope, fields),
                             lambda row: rep.conversation(call, row), 201)
 
@@ -45,12 +47,14 @@ async def create(call: Call) -> Response:
 async def update(call: Call) -> Response:
     fields = actions.check_update_conversation(conversation_fields(call.form))
     key = call.path["Sid"]
+    fields = await pre.conversation_update(call, key, fields)
     return await call.write(lambda conn: actions.do_update_conversation(conn, call.scope, key, fields),
                             lambda row: rep.conversation(call, row))
 
 
 async def remove(call: Call) -> Response:
     key = call.path["Sid"]
+    await pre.conversation_remove(call, key)
     return await call.write(lambda conn: actions.do_delete_conversation(conn, call.scope, key), None)
 
 

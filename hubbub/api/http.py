@@ -90,16 +90,31 @@ class Call:
         return await _idempotent_write(self, self.idempotency_key, fn, render, status)
 
 
+_BASE_URLS: dict[tuple[str, str | None, str | None, str | None], str] = {}
+
+
 def base_url(request: Request) -> str:
     """The server's externally visible origin, so `url`, `links` and page URLs point back here."""
     configured = request.app.state.hubbub.settings.public_url
     if configured:
         return configured.rstrip("/")
     headers = request.headers
-    proto = (headers.get("x-forwarded-proto") or request.url.scheme).split(",")[0].strip().lower()
+    scheme: str = request.scope["scheme"]
+    key = (scheme, headers.get("x-forwarded-proto"), headers.get("x-forwarded-host"), headers.get("host"))
+    found = _BASE_URLS.get(key)
+    if found is None:
+        found = _origin(request, *key)
+        if len(_BASE_URLS) < 1024:  # a handful of hosts in practice; never grow without bound
+            _BASE_URLS[key] = found
+    return found
+
+
+def _origin(request: Request, scheme: str, forwarded_proto: str | None, forwarded_host: str | None,
+            host_header: str | None) -> str:
+    proto = (forwarded_proto or scheme).split(",")[0].strip().lower()
     if proto not in ("http", "https"):
-        proto = request.url.scheme
-    host = (headers.get("x-forwarded-host") or headers.get("host") or "").split(",")[0].strip()
+        proto = scheme
+    host = (forwarded_host or host_header or "").split(",")[0].strip()
     if not host or not _HOST_RE.match(host):
         server = request.scope.get("server") or ("127.0.0.1", 8080)
         host = f"{server[0]}:{server[1]}"

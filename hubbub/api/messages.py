@@ -16,6 +16,7 @@ from hubbub.api.http import Call, json_response
 from hubbub.api.pagination import PageRequest, envelope
 from hubbub.errors import InvalidParameter
 from hubbub.store.schema import messages, receipts
+from hubbub.webhooks import pre
 
 MAX_BODY_BYTES = 32 * 1024
 MAX_ATTRIBUTES = 4 * 1024
@@ -57,6 +58,7 @@ def _deliveries(conn: Connection, message_sids: list[str]) -> dict[str, dict[str
 async def create(call: Call) -> Response:
     fields = actions.check_create_message(message_fields(call.form, update=False))
     conv = call.path["ConversationSid"]
+    fields = actions.check_create_message(await pre.message_add(call, conv, fields))
     return await call.write(lambda conn: actions.do_create_message(conn, call.scope, conv, fields),
                             lambda row: rep.message(call, row, row["delivery"]), 201)
 
@@ -68,6 +70,7 @@ def _with_delivery(conn: Connection, row: Any) -> tuple[Any, dict[str, Any] | No
 async def update(call: Call) -> Response:
     fields = message_fields(call.form, update=True)
     conv, sid = call.path["ConversationSid"], call.path["Sid"]
+    fields = await pre.message_update(call, conv, sid, fields)
     return await call.write(
         lambda conn: _with_delivery(conn, actions.do_update_message(conn, call.scope, conv, sid, fields)),
         lambda result: rep.message(call, *result))
@@ -75,6 +78,7 @@ async def update(call: Call) -> Response:
 
 async def remove(call: Call) -> Response:
     conv, sid = call.path["ConversationSid"], call.path["Sid"]
+    await pre.message_remove(call, conv, sid)
     return await call.write(lambda conn: actions.do_delete_message(conn, call.scope, conv, sid), None)
 
 

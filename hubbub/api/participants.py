@@ -15,6 +15,7 @@ from hubbub.api.http import Call, json_response
 from hubbub.api.pagination import PageRequest, envelope
 from hubbub.errors import BINDING_INVALID, InvalidParameter
 from hubbub.store.schema import participants
+from hubbub.webhooks import pre
 
 MAX_ATTRIBUTES = 4 * 1024
 MAX_ADDRESS = 256
@@ -54,6 +55,7 @@ async def create(call: Call) -> Response:
     fields = participant_fields(call.form, update=False)
     binding = actions.check_create_participant(fields)
     conv = call.path["ConversationSid"]
+    await pre.participant_add(call, conv, fields, binding)
     return await call.write(lambda conn: actions.do_create_participant(conn, call.scope, conv, fields, binding),
                             lambda row: rep.participant(call, row), 201)
 
@@ -61,12 +63,14 @@ async def create(call: Call) -> Response:
 async def update(call: Call) -> Response:
     fields = participant_fields(call.form, update=True)
     conv, key = call.path["ConversationSid"], call.path["Sid"]
+    await pre.participant_update(call, conv, key, fields)
     return await call.write(lambda conn: actions.do_update_participant(conn, call.scope, conv, key, fields),
                             lambda row: rep.participant(call, row))
 
 
 async def remove(call: Call) -> Response:
     conv, key = call.path["ConversationSid"], call.path["Sid"]
+    await pre.participant_remove(call, conv, key)
     return await call.write(lambda conn: actions.do_delete_participant(conn, call.scope, conv, key), None)
 
 

@@ -18,11 +18,15 @@ from hubbub.api import (
     participants,
     roles,
     services,
+    sms,
+    testing,
     user_conversations,
     users,
     webhook_configuration,
+    webhook_deliveries,
 )
 from hubbub.api.routing import resource, service_scoped
+from hubbub.realtime import gateway
 
 __all__ = ["resource", "routes", "service_scoped"]
 
@@ -53,4 +57,8 @@ routes: list[Route] = [
     *conversation_with_participants.routes,
     *address_configurations.routes,
     *conversation_webhooks.routes,
+    *sms.routes,
+    *webhook_deliveries.routes,
+    *testing.routes,
+    *gateway.routes,
 ]

@@ -16,6 +16,7 @@ from hubbub.api.pagination import PageRequest, envelope
 from hubbub.api.routing import service_scoped
 from hubbub.domain.clock import iso
 from hubbub.store.schema import users
+from hubbub.webhooks import pre
 
 MAX_IDENTITY = 256
 MAX_FRIENDLY_NAME = 256
@@ -62,6 +63,7 @@ async def create(call: Call) -> Response:
 async def update(call: Call) -> Response:
     fields = user_fields(call.form, update=True)
     key = call.path["Sid"]
+    await pre.user_update(call, key, fields)
     return await call.write(lambda conn: actions.do_update_user(conn, call.scope, key, fields),
                             lambda row: user(call, row))
 

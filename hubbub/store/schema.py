@@ -326,3 +326,6 @@ idempotency_keys = Table(
     Column("date_created", BigInteger, nullable=False),
     Index("ix_idempotency_keys_age", "date_created"),
 )
+
+from hubbub.store import schema_sms as _schema_sms  # noqa: E402,F401
+from hubbub.store import schema_webhooks as _schema_webhooks  # noqa: E402,F401

@@ -1,0 +1,168 @@
+"""SMS channel benchmark: segments computed per second, and SMPP submit_sm per second over one bind (window 10)
+through Hubbub's durable queue with receipts in the path, against the bare SMPP library as the ceiling.
+
+    .venv/bin/python bench/bench_smpp.py [--messages 2000] [--participants 10] [--seconds 5]
+
+1. Segments: `segments_for` over a mix of realistic bodies (short and long GSM-7, smart-encoded
+   punctuation, UCS-2 with emoji) for `--seconds`.
+2. The SMSC: `hubbub smsc-sim --quiet --dlr none` in its own process (the pure-Python local SMSC).
+3. Bare library: one transceiver bind straight to that SMSC, 10 submit_sm in flight, for `--seconds`.
+4. Hubbub: a fresh SQLite database (synchronous=FULL); `--messages` messages are posted (through the
+   message-create action) to a conversation with `--participants` SMS participants, so that each message
+   means that many receipts and SMS. Then the SMS worker starts with one connection, window 10, no rate
+   limit, and the clock runs until every receipt is `sent`: reading the outbox, writing the queue rows,
+   submit_sm / submit_sm_resp, and writing the SMSC ids and receipt statuses (with their onDeliveryUpdated
+   events) are all inside the measured time.
+
+Target (issue 5), 2-core machine: >= 2,000 submit_sm/s through Hubbub, and >= 25% of the bare rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import func, insert, select  # noqa: E402
+
+from hubbub.actions.accounts import do_ensure_account  # noqa: E402
+from hubbub.actions.common import Scope  # noqa: E402
+from hubbub.actions.conversations import ConversationFields, do_create_conversation  # noqa: E402
+from hubbub.actions.messages import MessageFields, do_create_message  # noqa: E402
+from hubbub.actions.participants import Binding, ParticipantFields, do_create_participant  # noqa: E402
+from hubbub.app import open_database  # noqa: E402
+from hubbub.channels.sms.config import parse  # noqa: E402
+from hubbub.channels.sms.smpp import bare_submit_benchmark  # noqa: E402
+from hubbub.channels.sms.worker import SmsWorker  # noqa: E402
+from hubbub.domain.sms_encoding import segments_for  # noqa: E402
+from hubbub.settings import Settings  # noqa: E402
+from hubbub.store.schema import events, receipts  # noqa: E402
+from hubbub.store.schema_sms import sms_cursor  # noqa: E402
+
+ACCOUNT = "AC" + "be" * 16
+OUR_NUMBER = "+15005550006"
+BODIES = [
+    "Your code is 482913",
+    "Hi Anna, your table for 4 is booked for 7:30pm tonight. Reply C to cancel.",
+    "“Smart” quotes – and dashes… are replaced so this stays GSM-7, isn’t it?",
+    "Grüße aus München! Wir sehen uns um 18 Uhr am Marienplatz. 😀",
+    "Привет! Ваш заказ №1234 отправлен и будет доставлен завтра.",
+    ("This is a longer message that will need more than one segment because it goes on and on about the "
+     "weather, the traffic, the meeting at ten and the lunch order [pizza] {extra cheese} for everyone. ") * 2,
+]
+
+
+def bench_segments(seconds: float) -> float:
+    count = 0
+    deadline = time.perf_counter() + seconds
+    while time.perf_counter() < deadline:
+        for body in BODIES:
+            segments_for(body)
+        count += len(BODIES)
+    return count / seconds
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def start_smsc(port: int) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen([sys.executable, "-m", "hubbub", "smsc-sim", "--port", str(port), "--http-port", "0",
+                                "--no-stdin", "--quiet", "--dlr", "none"], cwd=ROOT)
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), 0.2).close()
+            return process
+        except OSError:
+            time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("the SMSC simulator did not start")
+
+
+async def bench_hubbub(port: int, messages: int, participants: int, db_dir: Path) -> tuple[float, int]:
+    db = open_database(Settings(database_url=f"sqlite:///{db_dir / 'bench.db'}"))
+    db.run_sync_write(lambda conn: do_ensure_account(conn, ACCOUNT, "bench-token-0123456789"))
+    scope = Scope(ACCOUNT)
+
+    def setup(conn: object) -> str:
+        conversation = do_create_conversation(conn, scope, ConversationFields())  # type: ignore[arg-type]
+        for i in range(participants):
+            phone = f"+1555{2000000 + i:07d}"
+            do_create_participant(conn, scope, conversation["sid"],  # type: ignore[arg-type]
+                                  ParticipantFields(address=phone, proxy_address=OUR_NUMBER),
+                                  Binding("sms", phone, OUR_NUMBER, None))
+        position = conn.execute(select(func.coalesce(func.max(events.c.id), 0))).scalar_one()  # type: ignore[attr-defined]
+        conn.execute(insert(sms_cursor).values(name="outbox", position=position))  # type: ignore[attr-defined]
+        return str(conversation["sid"])
+
+    conversation_sid = db.run_sync_write(setup)
+    db.start()
+    fields = [MessageFields(author="agent", body=BODIES[i % 3]) for i in range(messages)]
+    await asyncio.gather(*(db.write(lambda conn, f=f: do_create_message(conn, scope, conversation_sid, f))
+                           for f in fields))
+    total = messages * participants
+    config = parse({"connections": [{"name": "bench", "numbers": ["+1500555*"], "host": "127.0.0.1", "port": port,
+                                     "system_id": "hubbub", "password": "secret", "window": 10}]})
+    worker = SmsWorker(db, config)
+    started = time.perf_counter()
+    await worker.start()
+
+    def sent(conn: object) -> int:
+        return int(conn.execute(select(func.count()).select_from(receipts)  # type: ignore[attr-defined]
+                                .where(receipts.c.status == "sent")).scalar_one())
+
+    done = 0
+    while done < total and time.perf_counter() - started < 300:
+        await asyncio.sleep(0.05)
+        done = await db.read(sent)
+    elapsed = time.perf_counter() - started
+    await worker.stop()
+    db.close()
+    return done / elapsed, done
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--participants", type=int, default=10)
+    parser.add_argument("--seconds", type=float, default=5.0)
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+
+    segments_rate = bench_segments(min(args.seconds, 3.0))
+    print(f"segments:      {segments_rate:10,.0f} bodies/s (segments_for, smart encoding on, {len(BODIES)} bodies)",
+          flush=True)
+    port = free_port()
+    smsc = start_smsc(port)
+    try:
+        bare = asyncio.run(bare_submit_benchmark("127.0.0.1", port, args.seconds, 10))
+        bare_rate = bare / args.seconds
+        print(f"bare library:  {bare_rate:10,.0f} submit_sm/s (smpp34 client, one bind, window 10)", flush=True)
+        with tempfile.TemporaryDirectory() as tmp:
+            rate, done = asyncio.run(bench_hubbub(port, args.messages, args.participants, Path(tmp)))
+        print(f"hubbub:        {rate:10,.0f} submit_sm/s ({done} SMS through the durable queue and receipts, "
+              f"SQLite synchronous=FULL, one bind, window 10)", flush=True)
+        ratio = rate / bare_rate if bare_rate else 0.0
+        print(f"ratio:         {ratio:10.0%} of the bare library")
+        ok = rate >= 2000 and ratio >= 0.25
+        print(f"target (>= 2,000/s and >= 25% of bare): {'met' if ok else 'NOT met'}")
+        return 0 if done == args.messages * args.participants else 1
+    finally:
+        smsc.terminate()
+        smsc.wait(10)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

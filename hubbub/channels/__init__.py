@@ -1,0 +1,1 @@
+"""Channels: how conversation messages leave and enter Hubbub other than through the API."""

@@ -1,0 +1,1 @@
+"""The SMS channel over SMPP 3.4 (docs/sms.md)."""

@@ -1,0 +1,342 @@
+"""The SMS worker, started by the app's lifespan when `HUBBUB_SMS_CONFIG` is set.
+
+    events outbox ──feeder──▶ sms_outbound (durable queue) ──dispatcher (per connection)──▶ SmppLink
+                                   ▲                                   │ submit_sm_resp
+    deliver_sm ──inbound──▶ do_receive (routing, opt-out replies)     ▼
+         │ (receipts) ─────────────────────────────────────▶ results ──flusher──▶ receipts + onDeliveryUpdated
+
+- The feeder turns `onMessageAdded` events after a durable cursor into queue rows, in one transaction
+  with the cursor move (actions.sms.do_enqueue_from_outbox).
+- A dispatcher per SMPP connection reads queued rows in id order and runs `window` senders; each sender
+  submits the parts of one SMS that the SMSC has not accepted yet, paced by the connection's
+  submits-per-second, and retries a part later on ESME_RTHROTTLED / ESME_RMSGQFUL, or after a re-bind when
+  the SMSC never answered. Accepted parts are remembered, so a re-bind never re-sends them.
+- The flusher writes SMSC answers and delivery receipts in batches (one transaction per batch).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from hubbub.actions import sms as actions
+from hubbub.channels.sms.config import Connection, SmsConfig
+from hubbub.channels.sms.pdus import (
+    inbound_part,
+    is_receipt,
+    parse_receipt,
+    relative_validity,
+    submit_for,
+)
+from hubbub.channels.sms.smpp import InboundSm, SmppLink
+from hubbub.domain.sms_encoding import split_for_sms
+from hubbub.store.database import Database
+
+log = logging.getLogger("hubbub.sms")
+
+FETCH_BATCH = 500
+REFILL_AT = FETCH_BATCH // 2
+RESULT_BATCH = 2000
+UNMATCHED_RECEIPT_TTL = 120.0  # a receipt may arrive before its submit_sm_resp is written; wait this long
+STALE_PARTS = 24 * 3600
+EXPIRY_SWEEP = 5.0
+
+
+async def wait_event(event: asyncio.Event, timeout: float) -> None:
+    """Wait for `event` at most `timeout` seconds. Not `asyncio.wait_for`: on Python 3.11 it can swallow a
+    cancellation that arrives as the event is set, and then a worker never stops."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout):
+            await event.wait()
+
+
+class RateLimiter:
+    """Token bucket: `rate` per second with a tenth of a second of burst; `pause` stops it for a while."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.capacity = max(1.0, rate / 10)
+        self.tokens = self.capacity
+        self.updated = time.monotonic()
+        self.paused_until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    async def acquire(self) -> None:
+        while True:
+            now = time.monotonic()
+            if now < self.paused_until:
+                await asyncio.sleep(self.paused_until - now)
+                continue
+            if self.rate <= 0:
+                return
+            self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+            self.updated = now
+            if self.tokens >= 1:
+                self.tokens -= 1
+                return
+            await asyncio.sleep((1 - self.tokens) / self.rate)
+
+
+class Dispatcher:
+    """Sends the queue of one SMPP connection."""
+
+    def __init__(self, worker: SmsWorker, config: Connection, link: SmppLink) -> None:
+        self.worker = worker
+        self.config = config
+        self.link = link
+        self.limiter = RateLimiter(config.submits_per_second)
+        self.wake = asyncio.Event()
+        self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.high_water = 0  # rows up to this id are in memory (queued, in flight or done)
+
+    def tasks(self) -> list[asyncio.Task[None]]:
+        return [asyncio.create_task(self._fetch()),
+                *(asyncio.create_task(self._sender()) for _ in range(self.config.window))]
+
+    async def _fetch(self) -> None:
+        db, name = self.worker.db, self.config.name
+        last_sweep = 0.0
+        while True:
+            try:
+                if time.monotonic() - last_sweep > EXPIRY_SWEEP:
+                    # rows in memory expire when a sender takes them; this covers an SMSC that stays down
+                    last_sweep = time.monotonic()
+                    now = int(time.time())
+                    await db.write(lambda c, now=now: actions.do_expire(c, name, now))
+                if not self.link.connected.is_set():
+                    await wait_event(self.link.connected, EXPIRY_SWEEP)
+                    continue
+                if self.queue.qsize() <= REFILL_AT:
+                    after = self.high_water
+                    rows = await db.read(lambda c, after=after: actions.queued_rows(c, name, after, FETCH_BATCH))
+                    if rows:
+                        self.high_water = rows[-1]["id"]
+                        for row in rows:
+                            self.queue.put_nowait(row)
+                        continue
+                self.wake.clear()
+                await wait_event(self.wake, 1.0)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS %s: reading the queue failed", name)
+                await asyncio.sleep(1.0)
+
+    async def _sender(self) -> None:
+        while True:
+            row = await self.queue.get()
+            if self.queue.qsize() == REFILL_AT:
+                self.wake.set()  # read the next rows while these are sent
+            try:
+                await self._send(row)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS %s: sending %s failed; will retry", self.config.name, row.get("sid"))
+                await asyncio.sleep(1.0)
+                self.queue.put_nowait(row)
+
+    async def _send(self, row: dict[str, Any]) -> None:
+        report = self.worker.report
+        if row.get("blocked") and row["kind"] == "message":
+            report(actions.SendFailed(row, "failed", actions.BLOCKED))
+            return
+        parts = split_for_sms(row["body"], row["smart_encoding"], ref=row["concat_ref"])
+        done: set[int] = set(row.get("parts_done") or ())
+        missing = [seq for seq in range(1, len(parts) + 1) if seq not in done]
+        for seq in missing:
+            attempt = 0
+            while True:
+                if time.time() >= row["expires_at"]:
+                    report(actions.SendFailed(row, "expired", actions.QUEUE_EXPIRED))
+                    return
+                await self.limiter.acquire()
+                validity = relative_validity(int(row["expires_at"] - time.time()))
+                outcome = await self.link.submit(submit_for(parts[seq - 1], row["sender"], row["destination"],
+                                                            validity))
+                if outcome.kind == "accepted":
+                    done.add(seq)
+                    report(actions.PartsAccepted(row, ((seq, outcome.message_id or ""),), len(done) == len(parts)))
+                    break
+                if outcome.kind == "rejected":
+                    code = actions.SMSC_ERRORS.get(outcome.command_status, actions.SMSC_REJECTED)
+                    log.warning("SMS %s: SMSC rejected %s part %d with status %#x", self.config.name, row["sid"],
+                                seq, outcome.command_status)
+                    report(actions.SendFailed(row, "failed", code))
+                    return
+                attempt += 1
+                if outcome.kind == "retry":  # throttled or queue full: slow the whole bind down
+                    delay = min(0.2 * 2 ** min(attempt, 8), 30.0)
+                    self.limiter.pause(delay)
+                    await asyncio.sleep(delay)
+                else:  # unanswered: the session dropped (or timed out); send again once bound
+                    await asyncio.sleep(min(0.05 * attempt, 2.0))
+                    await self.link.connected.wait()
+
+
+class SmsWorker:
+    def __init__(self, db: Database, config: SmsConfig,
+                 link_factory: Callable[[Connection, Callable[[InboundSm], None]], SmppLink] = SmppLink) -> None:
+        self.db = db
+        self.config = config
+        self._link_factory = link_factory
+        self.links: dict[str, SmppLink] = {}
+        self.dispatchers: dict[str, Dispatcher] = {}
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._results: list[actions.Result] = []
+        self._results_ready = asyncio.Event()
+        self._outbox_wake = asyncio.Event()
+        self._inbound: asyncio.Queue[tuple[str, InboundSm]] = asyncio.Queue()
+        self._enqueue_lock = asyncio.Lock()  # keeps queue-row ids in commit order (see Dispatcher.high_water)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._stopped = False
+
+    # -- lifecycle -----------------------------------------------------------------------------------
+    async def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self.db.add_commit_listener(self._on_commit)
+        for connection in self.config.connections:
+            link = self._link_factory(connection, self._inbound_callback(connection.name))
+            self.links[connection.name] = link
+            dispatcher = Dispatcher(self, connection, link)
+            self.dispatchers[connection.name] = dispatcher
+            self._tasks.append(asyncio.create_task(link.run()))
+            self._tasks.extend(dispatcher.tasks())
+        self._tasks.append(asyncio.create_task(self._feed()))
+        self._tasks.append(asyncio.create_task(self._receive()))
+        self._flusher = asyncio.create_task(self._flush())
+
+    async def stop(self) -> None:
+        self._stopped = True
+        for task in self._tasks:
+            task.cancel()
+        _, pending = await asyncio.wait(self._tasks, timeout=5.0)
+        for task in pending:
+            log.warning("SMS: task %s did not stop", task.get_coro())
+            for line in task.get_stack(limit=5):
+                log.warning("  %s", line)
+        self._results_ready.set()
+        self._flusher.cancel()
+        await asyncio.gather(self._flusher, return_exceptions=True)
+        if self._results:  # what the SMSC already accepted must not be sent again after a restart
+            try:
+                await self._write_results(self._results)
+            except Exception:
+                log.exception("SMS: could not record the last SMSC answers")
+        for link in self.links.values():
+            await link.close()
+
+    def _on_commit(self) -> None:  # on the writer thread
+        loop = self._loop
+        if loop is not None and not self._stopped:
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._outbox_wake.set)
+
+    def _inbound_callback(self, name: str) -> Callable[[InboundSm], None]:
+        def callback(sm: InboundSm) -> None:
+            self._inbound.put_nowait((name, sm))
+        return callback
+
+    def report(self, result: actions.Result) -> None:
+        self._results.append(result)
+        self._results_ready.set()
+
+    def _wake_dispatchers(self, names: set[str]) -> None:
+        for name in names:
+            dispatcher = self.dispatchers.get(name)
+            if dispatcher is not None:
+                dispatcher.wake.set()
+
+    # -- outbox → queue ------------------------------------------------------------------------------
+    async def _feed(self) -> None:
+        position: int | None = None
+        last_purge = 0.0
+        while True:
+            try:
+                pending = await self.db.read(lambda c, position=position: actions.outbox_pending(c, position))
+                if pending:
+                    async with self._enqueue_lock:
+                        result, position = await self.db.write(
+                            lambda c: actions.do_enqueue_from_outbox(c, self.config))
+                    self._wake_dispatchers(result.connections)
+                    if result.more:
+                        if result.gap:
+                            await asyncio.sleep(0.1)
+                        continue
+                if time.monotonic() - last_purge > 3600:
+                    last_purge = time.monotonic()
+                    cutoff = int(time.time()) - STALE_PARTS
+                    await self.db.write(lambda c, cutoff=cutoff: actions.purge_stale_parts(c, cutoff))
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS: queueing new messages failed")
+                await asyncio.sleep(1.0)
+            self._outbox_wake.clear()
+            await wait_event(self._outbox_wake, 1.0)
+
+    # -- inbound -------------------------------------------------------------------------------------
+    async def _receive(self) -> None:
+        while True:
+            name, sm = await self._inbound.get()
+            try:
+                if is_receipt(sm):
+                    dlr = parse_receipt(sm)
+                    if dlr is None:
+                        log.warning("SMS %s: unreadable delivery receipt from %s", name, sm.source)
+                    elif dlr.final:
+                        self.report(actions.ReceiptReport(name, dlr.message_id, dlr.stat, dlr.err, time.monotonic()))
+                    continue
+                part = inbound_part(sm)
+                async with self._enqueue_lock:
+                    received = await self.db.write(
+                        lambda c, name=name, part=part: actions.do_receive(c, self.config, name, part))
+                self._wake_dispatchers(received.connections)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("SMS %s: handling an inbound SMS from %s failed", name, sm.source)
+
+    # -- results -------------------------------------------------------------------------------------
+    async def _write_results(self, batch: list[actions.Result]) -> list[actions.ReceiptReport]:
+        result: list[actions.ReceiptReport] = await self.db.write(lambda c: actions.do_apply_results(c, batch))
+        return result
+
+    async def _flush(self) -> None:
+        while True:
+            await self._results_ready.wait()
+            self._results_ready.clear()
+            while self._results:
+                batch, self._results = self._results[:RESULT_BATCH], self._results[RESULT_BATCH:]
+                try:
+                    unmatched = await self._write_results(batch)
+                except asyncio.CancelledError:
+                    self._results[:0] = batch
+                    raise
+                except Exception:
+                    log.exception("SMS: recording SMSC answers failed; retrying")
+                    self._results[:0] = batch
+                    await asyncio.sleep(1.0)
+                    continue
+                self._retry_unmatched(unmatched)
+
+    def _retry_unmatched(self, unmatched: list[actions.ReceiptReport]) -> None:
+        now = time.monotonic()
+        retry = []
+        for report in unmatched:
+            if now - report.first_seen > UNMATCHED_RECEIPT_TTL:
+                log.warning("SMS %s: delivery receipt for unknown message id %s (%s)", report.connection,
+                            report.message_id, report.stat)
+            else:
+                retry.append(report)
+        if retry and self._loop is not None:
+            def again() -> None:
+                self._results.extend(retry)
+                self._results_ready.set()
+            self._loop.call_later(1.0, again)

@@ -1,0 +1,167 @@
+"""The SMS channel's pure parts: configuration, opt-out keywords, addresses, delivery receipts and inbound
+concatenation headers (no SMSC, no server)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from hubbub.channels.sms.config import HELP_REPLY, STOP_REPLY, ConfigError, load, parse
+from hubbub.channels.sms.pdus import (
+    TLV_MESSAGE_STATE,
+    TLV_NETWORK_ERROR_CODE,
+    TLV_RECEIPTED_MESSAGE_ID,
+    TLV_SAR_MSG_REF_NUM,
+    TLV_SAR_SEGMENT_SEQNUM,
+    TLV_SAR_TOTAL_SEGMENTS,
+    from_e164,
+    inbound_part,
+    is_receipt,
+    message_id_variants,
+    parse_receipt,
+    relative_validity,
+    submit_for,
+    to_e164,
+)
+from hubbub.channels.sms.smpp import InboundSm
+from hubbub.domain.sms_encoding import split_for_sms
+
+BASE = {"connections": [{"numbers": ["+1500555*", "+447700900123"], "host": "smsc.local", "system_id": "me"}]}
+
+
+def _sm(data: bytes = b"", esm_class: int = 0, data_coding: int = 0, tlvs: dict[int, bytes] | None = None,
+        source: str = "15551230000", destination: str = "15005550006") -> InboundSm:
+    return InboundSm(source, 1, destination, 1, esm_class, data_coding, data, tlvs or {})
+
+
+def test_config_defaults_and_number_ranges() -> None:
+    config = parse(BASE)
+    [conn] = config.connections
+    assert (conn.port, conn.bind, conn.window, conn.submits_per_second, conn.tls) == (2775, "transceiver", 10, 0, False)
+    assert config.expiry == 36_000
+    assert config.connection_for("+15005550006") is conn
+    assert config.connection_for("+447700900123") is conn
+    assert config.connection_for("+447700900124") is None
+    assert config.connection_for(None) is None
+
+
+def test_config_exact_number_wins_over_a_range() -> None:
+    config = parse({"connections": [
+        {"name": "range", "numbers": ["+1500555*"], "host": "a", "system_id": "a"},
+        {"name": "exact", "numbers": ["+15005550006"], "host": "b", "system_id": "b", "bind": "tx+rx"}]})
+    assert config.connection_for("+15005550006").name == "exact"  # type: ignore[union-attr]
+    assert config.connection_for("+15005550007").name == "range"  # type: ignore[union-attr]
+    assert config.connections[1].bind == "transmitter+receiver"
+
+
+def test_config_from_inline_json_toml_and_json_files(tmp_path: Path) -> None:
+    assert load(None) is None and load("") is None
+    assert load(json.dumps(BASE)).connections[0].host == "smsc.local"  # type: ignore[union-attr]
+    toml = tmp_path / "sms.toml"
+    toml.write_text('expiry_seconds = 60\nsmart_encoding_off_services = ["IS00000000000000000000000000000000"]\n'
+                    '[[connections]]\nnumbers = ["+1500555*"]\nhost = "h"\nsystem_id = "s"\npassword = "p"\n'
+                    'submits_per_second = 25\n[opt_out]\nextra_stop_keywords = ["arret"]\n')
+    config = load(str(toml))
+    assert config is not None
+    assert config.expiry == 60 and config.connections[0].submits_per_second == 25
+    assert not config.smart_encoding_for("IS00000000000000000000000000000000")
+    assert config.smart_encoding_for("IS11111111111111111111111111111111")
+    assert config.opt_out.classify("Arret") == ("stop", STOP_REPLY)
+    as_json = tmp_path / "sms.json"
+    as_json.write_text(json.dumps({"sms": BASE}))
+    assert load(str(as_json)).connections[0].system_id == "me"  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(("data", "message"), [
+    ({}, "at least one entry"),
+    ({"connections": [{"numbers": ["+1"], "system_id": "x"}]}, "needs 'host'"),
+    ({"connections": [{"numbers": [], "host": "h", "system_id": "x"}]}, "at least one number"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "bind": "sideways"}]}, "bind"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "window": 0}]}, "window"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "port": "abc"}]}, "connections[0]"),
+    ({"connections": [{"name": "a", "numbers": ["+1"], "host": "h", "system_id": "x"}] * 2}, "unique"),
+    ({**BASE, "expiry_seconds": 0}, "expiry"),
+    ({**BASE, "opt_out": {"stop_keywords": "STOP"}}, "list of words"),
+])
+def test_config_errors(data: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
+        parse(data)
+
+
+def test_opt_out_keywords() -> None:
+    opt_out = parse(BASE).opt_out
+    for word in ("STOP", "stop", " Stop\n", "STOPALL", "unsubscribe", "CANCEL", "end", "QUIT", "revoke", "OPTOUT"):
+        assert opt_out.classify(word) == ("stop", STOP_REPLY), word
+    for word in ("START", "yes", "Unstop"):
+        assert opt_out.classify(word)[0] == "start"  # type: ignore[index]
+    assert opt_out.classify("help") == ("help", HELP_REPLY)
+    assert opt_out.classify("INFO") == ("help", HELP_REPLY)
+    for text in ("STOP PLEASE", "stop!", "", "   ", "STOPP", "please stop"):
+        assert opt_out.classify(text) is None, text
+    custom = parse({**BASE, "opt_out": {"stop_reply": "Bye.", "help_reply": "", "extra_help_keywords": ["aide"]}})
+    assert custom.opt_out.classify("stop") == ("stop", "Bye.")
+    assert custom.opt_out.classify("AIDE") == ("help", None)  # an empty reply sends nothing
+    assert parse({**BASE, "opt_out": {"enabled": False}}).opt_out.classify("STOP") is None
+
+
+def test_addresses() -> None:
+    assert to_e164("15551230000", 1) == "+15551230000"
+    assert to_e164("15551230000", 0) == "+15551230000"
+    assert to_e164("12345", 3) == "12345"
+    assert to_e164("+15551230000", 0) == "+15551230000"
+    assert to_e164("ACME", 5) == "ACME"
+    assert from_e164("+15551230000") == ("15551230000", 1, 1)
+    assert from_e164("12345") == ("12345", 3, 0)
+    assert from_e164("ACME") == ("ACME", 5, 0)
+
+
+def test_submit_for_parts() -> None:
+    [single] = split_for_sms("hi", True, ref=7)
+    sm = submit_for(single, "+15005550006", "+15551230000", relative_validity(36000))
+    assert (sm.esm_class, sm.data_coding, sm.registered_delivery, sm.short_message) == (0, 0, 1, b"hi")
+    assert sm.validity_period == "000000100000000R"
+    first = split_for_sms("x" * 200, True, ref=7)[0]
+    assert submit_for(first, "+15005550006", "+15551230000").esm_class == 0x40
+    assert relative_validity(1) == "000000000100000R"  # at least a minute
+    assert relative_validity(100 * 86400) == "000099000000000R"
+
+
+def test_receipt_tlv_form_wins_over_text() -> None:
+    sm = _sm(b"id:other stat:UNDELIV err:001", esm_class=0x04,
+             tlvs={TLV_RECEIPTED_MESSAGE_ID: b"abc123\x00", TLV_MESSAGE_STATE: bytes([2])})
+    assert is_receipt(sm)
+    dlr = parse_receipt(sm)
+    assert dlr is not None and (dlr.message_id, dlr.stat, dlr.final) == ("abc123", "DELIVRD", True)
+
+
+def test_receipt_text_form() -> None:
+    text = b"id:0123456789 sub:001 dlvrd:000 submit date:2601011200 done date:2601011201 stat:UNDELIV err:005 text:Hi"
+    dlr = parse_receipt(_sm(text, esm_class=0x04))
+    assert dlr is not None and (dlr.message_id, dlr.stat, dlr.err) == ("0123456789", "UNDELIV", "005")
+    assert parse_receipt(_sm(b"id:9 stat:DELIVERED", esm_class=0x04)).stat == "DELIVRD"  # type: ignore[union-attr]
+    assert not parse_receipt(_sm(b"id:9 stat:ENROUTE", esm_class=0x04)).final  # type: ignore[union-attr]
+    assert parse_receipt(_sm(b"garbage", esm_class=0x04)) is None
+    with_error = _sm(b"", esm_class=0x04, tlvs={TLV_RECEIPTED_MESSAGE_ID: b"7\x00", TLV_MESSAGE_STATE: bytes([5]),
+                                                 TLV_NETWORK_ERROR_CODE: bytes([3, 0, 27])})
+    assert parse_receipt(with_error).err == "27"  # type: ignore[union-attr]
+    assert not is_receipt(_sm(b"id:1 stat:DELIVRD"))  # an MO that looks like one is still an MO
+
+
+def test_message_id_variants() -> None:
+    assert message_id_variants("255") == ["255", "ff", "FF"]
+    assert message_id_variants("ff") == ["ff", "255"]
+    assert message_id_variants("n1-x") == ["n1-x"]
+
+
+def test_inbound_udh_8_and_16_bit_and_sar() -> None:
+    part = inbound_part(_sm(bytes([5, 0, 3, 9, 2, 1]) + b"abc", esm_class=0x40))
+    assert (part.ref, part.total, part.seq, part.payload, part.source) == (9, 2, 1, b"abc", "+15551230000")
+    part = inbound_part(_sm(bytes([6, 8, 4, 1, 2, 3, 2]) + b"de", esm_class=0x40))
+    assert (part.ref, part.total, part.seq, part.payload) == (258, 3, 2, b"de")
+    part = inbound_part(_sm(b"fg", tlvs={TLV_SAR_MSG_REF_NUM: b"\x01\x00", TLV_SAR_TOTAL_SEGMENTS: b"\x02",
+                                         TLV_SAR_SEGMENT_SEQNUM: b"\x02"}))
+    assert (part.ref, part.total, part.seq, part.payload) == (256, 2, 2, b"fg")
+    single = inbound_part(_sm(bytes([5, 0, 3, 9, 1, 1]) + b"solo", esm_class=0x40))
+    assert single.ref is None and single.payload == b"solo"

@@ -1,0 +1,210 @@
+"""Unit tests without a server: signing, parameters, settings, trigger matching, and the dispatcher with an
+injected HTTP transport (httpx.MockTransport) on a real SQLite database."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from hubbub.webhooks.config import WebhookSettings, parse_schedule, parse_span
+from hubbub.webhooks.payloads import EVENT_PARAMS, event_params, webhook_date
+from hubbub.webhooks.signing import signature, signed_request
+from hubbub.webhooks.targets import trigger_matches
+
+TOKEN = "12345678901234567890123456789012"
+
+
+def test_signature_matches_the_official_validator() -> None:
+    params = [("To", "+15551234567"), ("Body", "héllo & ünïcode ✓"), ("AccountSid", "AC" + "1" * 32),
+              ("Empty", "")]
+    url = "https://example.com:8443/hook/path?x=1&y=two"
+    sig = signature(TOKEN, url, params)
+    validator = RequestValidator(TOKEN)
+    assert validator.compute_signature(url, dict(params)) == sig
+    assert validator.validate(url, dict(params), sig)
+    assert not validator.validate(url, {**dict(params), "Body": "tampered"}, sig)
+
+
+def test_signed_requests_post_and_get() -> None:
+    params = [("EventType", "onMessageAdded"), ("Body", "a=b&c d")]
+    url, body, headers = signed_request(TOKEN, "POST", "https://h.example/w#ct=1000", params)
+    assert url == "https://h.example/w" and body is not None
+    assert dict(parse_qsl(body.decode())) == dict(params)
+    assert headers["Content-Type"].startswith("application/x-www-form-urlencoded")
+    assert RequestValidator(TOKEN).validate(url, dict(params), headers["X-Twilio-Signature"])
+    url, body, headers = signed_request(TOKEN, "GET", "https://h.example/w?k=v", params)
+    assert body is None and url.startswith("https://h.example/w?k=v&EventType=onMessageAdded")
+    assert RequestValidator(TOKEN).validate(url, {}, headers["X-Twilio-Signature"])
+
+
+class _MultiDict(dict):  # type: ignore[type-arg]
+    """What Flask hands the validator: several values per name."""
+
+    def getall(self, name: str) -> list[str]:
+        return list(self[name])
+
+
+def test_repeated_parameters_sign_like_twilio() -> None:
+    params = [("MessagingBinding.Address", "+2"), ("MessagingBinding.Address", "+1"), ("A", "x")]
+    multi = _MultiDict({"MessagingBinding.Address": ["+2", "+1"], "A": ["x"]})
+    assert signature(TOKEN, "https://h/", params) == RequestValidator(TOKEN).compute_signature("https://h/", multi)
+
+
+ROWS: dict[str, dict[str, Any]] = {
+    "conversation": {"sid": "CH" + "1" * 32, "chat_service_sid": "IS" + "2" * 32, "messaging_service_sid": None,
+                     "friendly_name": "f", "unique_name": None, "attributes": "{}", "state": "active",
+                     "date_created": 1_700_000_000, "date_updated": 1_700_000_001, "bindings": "{}"},
+    "message": {"sid": "IM" + "3" * 32, "conversation_sid": "CH" + "1" * 32, "chat_service_sid": "IS" + "2" * 32,
+                "index": 4, "author": "alice", "body": "hi", "attributes": "{}", "participant_sid": "MB" + "4" * 32,
+                "media": '[{"sid": "ME' + "5" * 32 + '", "size": 3, "content_type": "image/png", "filename": "a"}]',
+                "date_created": 1_700_000_000, "date_updated": None},
+    "participant": {"sid": "MB" + "4" * 32, "conversation_sid": "CH" + "1" * 32, "chat_service_sid": "IS" + "2" * 32,
+                    "identity": None, "binding_type": "whatsapp", "address": "whatsapp:+1555",
+                    "proxy_address": "whatsapp:+1666", "projected_address": None, "attributes": "{}",
+                    "role_sid": "RL" + "6" * 32, "last_read_message_index": 2, "date_created": 1_700_000_000,
+                    "date_updated": 1_700_000_000},
+    "user": {"sid": "US" + "7" * 32, "chat_service_sid": "IS" + "2" * 32, "identity": "u", "friendly_name": None,
+             "attributes": "{}", "role_sid": "RL" + "8" * 32, "is_online": True, "is_notifiable": None,
+             "date_created": 1_700_000_000, "date_updated": 1_700_000_000},
+    "receipt": {"sid": "DY" + "9" * 32, "conversation_sid": "CH" + "1" * 32, "chat_service_sid": "IS" + "2" * 32,
+                "message_sid": "IM" + "3" * 32, "participant_sid": "MB" + "4" * 32, "channel_message_sid": None,
+                "status": "delivered", "error_code": 0, "date_created": 1_700_000_000, "date_updated": None},
+}
+
+
+@pytest.mark.parametrize("event", sorted(EVENT_PARAMS))
+def test_every_event_sends_only_its_parameters(event: str) -> None:
+    kind = {"Conversation": "conversation", "Message": "message", "Participant": "participant", "User": "user",
+            "Delivery": "receipt"}[next(k for k in ("Conversation", "Message", "Participant", "User", "Delivery")
+                                        if k in event)]
+    data: dict[str, Any] = {kind: ROWS[kind]}
+    if event == "onConversationStateUpdated":
+        data.update(state_from="active", state_to="inactive", reason="TIMER")
+    params = event_params(event, data, account_sid="AC" + "0" * 32, source="TIMER", client_identity=None,
+                          event_date=1_700_000_100, messaging_service_sid="MG" + "0" * 32)
+    names = [n for n, _ in params]
+    assert len(names) == len(set(names))
+    assert names[:3] == ["AccountSid", "EventType", "Source"] and dict(params)["Source"] == "API"
+    assert set(names) <= set(EVENT_PARAMS[event]) | {"AccountSid", "EventType", "Source", "ChatServiceSid"}
+    form = dict(params)
+    if event == "onMessageAdded":
+        assert form["Media"] == ('[{"Sid":"ME' + "5" * 32 + '","Filename":"a","ContentType":"image/png","Size":3}]')
+        assert form["MessagingServiceSid"] == "MG" + "0" * 32 and form["Index"] == "4"
+    if event == "onParticipantUpdated":
+        assert (form["MessagingBinding.Type"], form["LastReadMessageIndex"]) == ("WHATSAPP", "2")
+        assert "Identity" not in form  # null values are left out
+    if event == "onUserUpdated":
+        assert form["isOnline"] == "true" and "isNotifiable" not in form
+    if event == "onConversationStateUpdated":
+        assert (form["StateFrom"], form["StateTo"], form["Reason"]) == ("active", "inactive", "TIMER")
+        assert form["StateUpdated"] == webhook_date(1_700_000_100)
+    if event == "onDeliveryUpdated":
+        assert (form["DeliveryReceiptSid"], form["Status"], form["ErrorCode"]) == ("DY" + "9" * 32, "delivered", "0")
+
+
+def test_client_identity_and_sdk_source() -> None:
+    params = dict(event_params("onMessageAdded", {"message": ROWS["message"]}, account_sid="AC" + "0" * 32,
+                               source="SDK", client_identity="alice", event_date=0))
+    assert (params["Source"], params["ClientIdentity"]) == ("SDK", "alice")
+    assert webhook_date(1_700_000_000) == "2023-11-14T22:13:20.000Z"
+
+
+def test_durations_and_schedules() -> None:
+    assert parse_span("250ms", "x") == 0.25
+    assert parse_span("1.5", "x") == 1.5
+    assert parse_span("2h", "x") == 7200
+    assert parse_span("P7D", "x") == 7 * 86400
+    with pytest.raises(ValueError):
+        parse_span("soon", "x")
+    default = WebhookSettings().retry_schedule
+    assert 20 * 3600 < sum(default) < 26 * 3600  # the default schedule reaches about a day
+    assert parse_schedule("0.2s, 1m") == (0.2, 60.0)
+
+
+@pytest.mark.parametrize("body, matches", [
+    ("help", True), ("  HELP  ", True), ("help me", True), ("helpless", False), ("I need help", False),
+    ("agent please", True), ("agent", False), ("", False), (None, False)])
+def test_trigger_matching(body: str | None, matches: bool) -> None:
+    assert trigger_matches(("help", "agent please"), body) is matches
+
+
+# -- the dispatcher with an injected transport -------------------------------------------------------------
+
+def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+    from hubbub.actions.accounts import do_ensure_account
+    from hubbub.store import migrate
+    from hubbub.store.database import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'd.db'}", synchronous="OFF")
+    migrate.upgrade(db.write_engine)
+    db.run_sync_write(lambda conn: do_ensure_account(conn, "AC" + "a" * 32, TOKEN))
+    return db
+
+
+def test_dispatcher_retries_parks_and_keeps_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubbub.actions.common import Scope
+    from hubbub.actions.conversations import ConversationFields, do_create_conversation
+    from hubbub.actions.messages import MessageFields, do_create_message
+    from hubbub.actions.webhook_configuration import do_update_service_webhooks
+    from hubbub.store.schema_webhooks import webhook_deliveries
+    from hubbub.webhooks.dispatcher import Dispatcher
+
+    db = _prepare(tmp_path, monkeypatch)
+    seen: list[tuple[str, str, str]] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        form = dict(parse_qsl(request.content.decode()))
+        seen.append((form["Body"], form["RetryCount"], request.headers["I-Twilio-Idempotency-Token"]))
+        assert RequestValidator(TOKEN).validate(str(request.url), form, request.headers["X-Twilio-Signature"])
+        return httpx.Response(500 if form["Body"] == "never" or (form["Body"] == "twice" and
+                                                                 form["RetryCount"] == "0") else 200)
+
+    settings = WebhookSettings(retry_schedule=(0.05, 0.05), poll_interval=0.05)
+    scope = Scope("AC" + "a" * 32, None, "API", True)
+
+    async def scenario() -> list[str]:
+        db.start()
+        dispatcher = Dispatcher(db, settings, httpx.MockTransport(handler))
+        dispatcher.start()
+        try:
+            await db.write(lambda c: do_update_service_webhooks(c, scope, {
+                "post_webhook_url": "https://receiver.example/hook", "webhook_filters": ["onMessageAdded"]}))
+            conv = await db.write(lambda c: do_create_conversation(c, scope, ConversationFields(friendly_name="u")))
+            for body in ("one", "twice", "never", "four", "five"):
+                await db.write(lambda c, body=body: do_create_message(c, scope, conv["sid"], MessageFields(
+                    author="a", body=body)))
+            for _ in range(200):
+                statuses = await db.read(lambda c: [r.status for r in c.execute(
+                    webhook_deliveries.select().order_by(webhook_deliveries.c.id))])
+                if statuses.count("pending") + statuses.count("sending") == 0:
+                    return statuses
+                await asyncio.sleep(0.02)
+            raise AssertionError(statuses)
+        finally:
+            await dispatcher.stop()
+            db.close()
+
+    statuses = asyncio.run(scenario())
+    assert statuses == ["delivered", "delivered", "failed", "delivered", "delivered"]
+    first_attempts = [body for body, retry, _ in seen if retry == "0"]
+    assert first_attempts == ["one", "twice", "never", "four", "five"]  # commit order
+    assert [retry for body, retry, _ in seen if body == "never"] == ["0", "1", "2"]
+    assert len({token for body, _, token in seen if body == "twice"}) == 1
+
+
+def test_studio_target_uses_the_configured_flow_url(monkeypatch: pytest.MonkeyPatch) -> None:
+    from hubbub.webhooks import targets
+
+    monkeypatch.setattr(targets, "studio_flow_url", None)
+    unsupported = targets.studio_target("AC" + "1" * 32, "WH" + "2" * 32, "FW" + "3" * 32)
+    assert unsupported.url is None and unsupported.unsupported
+    monkeypatch.setattr(targets, "studio_flow_url", "https://flows.example/{AccountSid}/{FlowSid}")
+    target = targets.studio_target("AC" + "1" * 32, "WH" + "2" * 32, "FW" + "3" * 32)
+    assert (target.url, target.method, target.target, target.unsupported) == (
+        f"https://flows.example/AC{'1' * 32}/FW{'3' * 32}", "POST", "studio", None)
