@@ -11,6 +11,7 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -83,8 +84,31 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
                 await sms.stop()
             hub.db.close()
 
-    return Starlette(routes=routes, lifespan=lifespan,
-                     exception_handlers={HTTPException: _http_error})
+    app = _Hubbub(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    app.router.default = _not_found
+    return app
+
+
+class _Hubbub(Starlette):
+    """Starlette without `ServerErrorMiddleware` on the request path.
+
+    Every endpoint renders its own errors, 500 included (api/http.py `endpoint`), and unknown paths get
+    `_not_found` straight from the router, so the outer error middleware only added per-request cost.
+    `ExceptionMiddleware` stays for anything that raises HTTPException.
+    """
+
+    def build_middleware_stack(self) -> Any:
+        return ExceptionMiddleware(self.router, handlers=self.exception_handlers)
+
+
+async def _not_found(scope: Any, receive: Any, send: Any) -> None:
+    if scope["type"] == "websocket":
+        await send({"type": "websocket.close", "code": 1000})
+        return
+    if scope["type"] != "http":
+        return
+    response = error_response(NotFound(f"The requested resource {scope['path'][:256]} was not found"))
+    await response(scope, receive, send)
 
 
 async def _start_sms(hub: Hubbub) -> Any:

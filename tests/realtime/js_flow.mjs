@@ -84,6 +84,8 @@ if (!received.includes("missed 4")) await new Promise((r) => setTimeout(r, 2000)
 check(JSON.stringify(received) === JSON.stringify(["missed 0", "missed 1", "missed 2", "missed 3", "missed 4"]),
       `resumed in order: ${JSON.stringify(received)}`);
 check(b.connections === 2 && states.includes("connecting"), "reconnected");
+// Missed events are replayed before the server's "synced" frame; requests wait for the live state.
+if (b.connectionState !== "connected") await waitFor(b, "connectionStateChanged", (s) => s === "connected");
 console.log("step: resume");
 
 try {
