@@ -37,15 +37,12 @@ from hubbub.actions.common import Scope
 from hubbub.actions.messages import check_create_message, delivery_summary
 from hubbub.api import representations as rep
 from hubbub.api.auth import parse_basic
-from hubbub.api.forms import Form
-from hubbub.api.http import MAX_BODY, Call, base_url, error_response, json_response
+from hubbub.api.http import Call, base_url, error_response, json_response, read_form
 from hubbub.api.messages import message_fields
 from hubbub.domain import clock
 from hubbub.domain.sids import new_sid
-from hubbub.errors import AuthenticationFailed, InvalidParameter, TwilioError, UnsupportedMediaType
+from hubbub.errors import AuthenticationFailed, TwilioError
 from hubbub.settings import Settings
-
-_FORM_TYPE = "application/x-www-form-urlencoded"
 
 SETTINGS = Settings()
 ACCOUNT_SID = SETTINGS.account_sid or "AC" + "0" * 32
@@ -54,29 +51,13 @@ CHAT_SERVICE_SID = "IS" + "0" * 32
 PARTICIPANT_SID = "MB" + "1" * 32
 
 
-async def _read_form(request: Request) -> Form:
-    body = await request.body()
-    if len(body) > MAX_BODY:
-        raise TwilioError("Request body too large", code=20413, status=413)
-    if not body:
-        return Form({})
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if content_type != _FORM_TYPE:
-        raise UnsupportedMediaType(f"Content-Type must be {_FORM_TYPE}")
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise InvalidParameter("The request body is not valid UTF-8") from None
-    return Form.parse(text)
-
-
 async def create_message(request: Request) -> Response:
     try:
         username, password = parse_basic(request.headers.get("authorization"))
         if username != ACCOUNT_SID or not hmac.compare_digest(AUTH_TOKEN.encode(), password.encode()):
             raise AuthenticationFailed("Authentication Error - invalid username or password")
         scope = Scope(ACCOUNT_SID, None, "API", False)
-        call = Call(request, scope, await _read_form(request), base_url(request))
+        call = Call(request, scope, await read_form(request), base_url(request))
         fields = check_create_message(message_fields(call.form, update=False))
         now = clock.now()
         row: dict[str, Any] = dict(
