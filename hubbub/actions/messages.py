@@ -41,6 +41,8 @@ _BUMP_COLUMNS = (conversations.c.sid, conversations.c.chat_service_sid, conversa
                  conversations.c.next_message_index, conversations.c.timer_inactive,
                  conversations.c.timer_closed, conversations.c.date_inactive, conversations.c.date_closed)
 
+_BUMP_NAMES = tuple(c.name for c in _BUMP_COLUMNS)
+
 
 def _bump_statement(by_sid: bool, default_service: bool) -> Prepared:
     """Allocate the next message index of a conversation addressed by SID or unique name."""
@@ -82,7 +84,7 @@ def _allocate_index(conn: Connection, scope: Scope, key: str) -> dict[str, Any] 
     row = statement.fetchone(conn, params)
     if row is None and by_sid:  # a unique name may look like a SID
         row = _BUMP[(False, scope.service_sid is None)].fetchone(conn, params)
-    return None if row is None else dict(zip([c.name for c in _BUMP_COLUMNS], row, strict=True))
+    return None if row is None else dict(zip(_BUMP_NAMES, row, strict=True))
 
 
 def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fields: MessageFields) -> dict[str, Any]:

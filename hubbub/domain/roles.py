@@ -34,4 +34,3 @@ DEFAULT_ROLES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
         "deleteOwnMessage", "editOwnUserInfo",
     )),
 )
-DEFAULT_CONVERSATION_ROLE = "channel user"
