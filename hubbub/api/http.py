@@ -93,14 +93,27 @@ class Call:
 _BASE_URLS: dict[tuple[str, str | None, str | None, str | None], str] = {}
 
 
-def base_url(request: Request) -> str:
+def header_map(request: Request) -> dict[bytes, bytes]:
+    """The raw request headers by (lower-case) name, first occurrence winning as in Starlette's
+    `Headers.get`; a dict because `Headers` scans the whole list on every look-up."""
+    return dict(reversed(request.scope["headers"]))
+
+
+def header(headers: dict[bytes, bytes], name: bytes) -> str | None:
+    value = headers.get(name)
+    return None if value is None else value.decode("latin-1")
+
+
+def base_url(request: Request, headers: dict[bytes, bytes] | None = None) -> str:
     """The server's externally visible origin, so `url`, `links` and page URLs point back here."""
     configured = request.app.state.hubbub.settings.public_url
     if configured:
         return configured.rstrip("/")
-    headers = request.headers
+    if headers is None:
+        headers = header_map(request)
     scheme: str = request.scope["scheme"]
-    key = (scheme, headers.get("x-forwarded-proto"), headers.get("x-forwarded-host"), headers.get("host"))
+    key = (scheme, header(headers, b"x-forwarded-proto"), header(headers, b"x-forwarded-host"),
+           header(headers, b"host"))
     found = _BASE_URLS.get(key)
     if found is None:
         found = _origin(request, *key)
@@ -121,7 +134,7 @@ def _origin(request: Request, scheme: str, forwarded_proto: str | None, forwarde
     return f"{proto}://{host}"
 
 
-async def read_form(request: Request) -> Form:
+async def read_form(request: Request, headers: dict[bytes, bytes] | None = None) -> Form:
     """The POST body as a `Form` (Twilio's encoding only); other methods have an empty one."""
     if request.method != "POST":
         return Form({})
@@ -130,7 +143,9 @@ async def read_form(request: Request) -> Form:
         raise TwilioError("Request body too large", code=20413, status=413)
     if not body:
         return Form({})
-    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if headers is None:
+        headers = header_map(request)
+    content_type = (header(headers, b"content-type") or "").split(";")[0].strip().lower()
     if content_type != _FORM_TYPE:
         raise UnsupportedMediaType(f"Content-Type must be {_FORM_TYPE}")
     try:
@@ -142,6 +157,8 @@ async def read_form(request: Request) -> Form:
 
 def _check_query(request: Request) -> None:
     """Query values reach SQL filters; NUL bytes are refused everywhere (PostgreSQL cannot store them)."""
+    if not request.scope["query_string"]:
+        return
     for key, value in request.query_params.multi_items():
         if "\x00" in value or "\x00" in key or len(value) > 4096:
             raise InvalidParameter(f"Invalid {key[:64]}: NUL characters or over-long values are not allowed")
@@ -154,18 +171,19 @@ def endpoint(handler: Handler) -> Callable[[Request], Awaitable[Response]]:
     async def run(request: Request) -> Response:
         try:
             hub = request.app.state.hubbub
-            account_sid = await hub.auth.account_for(request.headers.get("authorization"))
+            headers = header_map(request)
+            account_sid = await hub.auth.account_for(header(headers, b"authorization"))
             if any("\x00" in value for value in request.path_params.values()):
                 # no SID, unique name or identity contains NUL (PostgreSQL cannot even compare one)
                 raise NotFound(f"The requested resource {request.url.path[:256]} was not found")
             service = request.path_params.get("ChatServiceSid")
             if service is not None and not is_sid(service, "IS"):
                 raise NotFound(f"The requested resource /Services/{service} was not found")
-            webhook = request.headers.get("x-twilio-webhook-enabled", "false").lower() == "true"
+            webhook = (header(headers, b"x-twilio-webhook-enabled") or "false").lower() == "true"
             scope = Scope(account_sid, service, "API", webhook)
             _check_query(request)
-            call = Call(request, scope, await read_form(request), base_url(request))
-            key = request.headers.get("i-twilio-idempotency-token") or request.headers.get("idempotency-key")
+            call = Call(request, scope, await read_form(request, headers), base_url(request, headers))
+            key = header(headers, b"i-twilio-idempotency-token") or header(headers, b"idempotency-key")
             if key and request.method == "POST":
                 if len(key) > 256:
                     raise InvalidParameter("Idempotency key must be at most 256 characters")

@@ -176,20 +176,23 @@ class Database:
 
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> Connection:
         outcomes: list[tuple[bool, Any]] = []
-        for attempt in range(3):
+        isolate = False  # SAVEPOINT per write: only after a write of this batch has failed
+        for attempt in range(4):
             outcomes = []
             try:
                 with conn.begin():
-                    if len(batch) == 1:
-                        outcomes.append(self._run_one(conn, batch[0], savepoint=False))
-                    else:
-                        for job in batch:
-                            outcomes.append(self._run_one(conn, job, savepoint=True))
-                    if len(batch) == 1 and not outcomes[0][0]:
+                    for job in batch:
+                        outcomes.append(self._run_one(conn, job, savepoint=isolate))
+                    if not isolate and not all(ok for ok, _ in outcomes):
+                        # A failed write may have left changes behind. Writes are pure functions of
+                        # the connection, so roll the batch back and run it again, each write inside
+                        # its own SAVEPOINT (paying for savepoints only when something failed).
                         raise _Rollback
                 break
             except _Rollback:
-                break
+                if len(batch) == 1:
+                    break
+                isolate = True
             except OperationalError as exc:
                 # Deadlocks / serialization failures (PostgreSQL) and a locked file (SQLite) are retried.
                 log.warning("write batch failed (attempt %d): %s", attempt + 1, exc)
@@ -219,7 +222,7 @@ class Database:
 
     @staticmethod
     def _run_one(conn: Connection, job: _Job, *, savepoint: bool) -> tuple[bool, Any]:
-        """Run one write; inside a batch, a SAVEPOINT lets it fail without undoing its neighbours.
+        """Run one write; with `savepoint`, a failure rolls back this write alone, not its neighbours.
 
         The SAVEPOINT statements go straight to the driver: SQLAlchemy's nested-transaction objects
         cost more than the statements themselves on this path.

@@ -12,7 +12,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Connection, Table, bindparam, insert
+from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
+
+# SQLite statements are compiled with named parameters (`:name`): the driver then reads each value
+# straight from the caller's dict, with no per-call reordering into a tuple.
+_SQLITE_NAMED = sqlite.dialect(paramstyle="named")
 
 
 class Prepared:
@@ -26,7 +31,7 @@ class Prepared:
         dialect = conn.dialect
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            compiled = self._stmt.compile(dialect=dialect)
+            compiled = self._stmt.compile(dialect=_SQLITE_NAMED if dialect.name == "sqlite" else dialect)
             order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
             # Literals in the statement (`state != 'closed'`, `+ 1`) became bound parameters with values.
             constants = {k: v for k, v in compiled.params.items() if v is not None}
@@ -42,9 +47,8 @@ class Prepared:
 
     def execute(self, conn: Connection, params: Mapping[str, Any]) -> Any:
         sql, order, constants = self._compiled(conn)
-        cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
-        cursor.execute(sql, self._args(order, constants, params))
-        return cursor
+        return conn.connection.driver_connection.execute(  # type: ignore[union-attr]
+            sql, self._args(order, constants, params))
 
     def fetchone(self, conn: Connection, params: Mapping[str, Any]) -> tuple[Any, ...] | None:
         cursor = self.execute(conn, params)
