@@ -1,8 +1,8 @@
 """The ceiling for bench_messages.py: Hubbub's request path for a message create, minus the database.
 
-One Starlette route of the same shape as the real one (`POST /v1/Conversations/{ConversationSid}/Messages`),
-served by uvicorn with the same settings as `hubbub serve` (one process; uvloop and httptools when
-installed, as uvicorn's "auto" picks them). Per request it does what the real endpoint does outside
+One route of the same shape as the real one (`POST /v1/Conversations/{ConversationSid}/Messages`),
+routed by `HubbubApp` as the real server routes it, and served by uvicorn with the same settings as
+`hubbub serve` (one process; uvloop and httptools when installed, as uvicorn's "auto" picks them). Per request it does what the real endpoint does outside
 the database:
 
 * HTTP Basic credentials parsed by `hubbub.api.auth.parse_basic` and compared with `hmac.compare_digest`
@@ -28,16 +28,16 @@ import sys
 from types import SimpleNamespace
 from typing import Any
 
-from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from hubbub.actions.common import Scope
+from hubbub.app import HubbubApp
 from hubbub.actions.messages import check_create_message, delivery_summary
 from hubbub.api import representations as rep
 from hubbub.api.auth import parse_basic
-from hubbub.api.http import Call, base_url, error_response, json_response, read_form
+from hubbub.api.http import Call, base_url, error_response, header, header_map, json_response, read_form
 from hubbub.api.messages import message_fields
 from hubbub.domain import clock
 from hubbub.domain.sids import new_sid
@@ -53,11 +53,12 @@ PARTICIPANT_SID = "MB" + "1" * 32
 
 async def create_message(request: Request) -> Response:
     try:
-        username, password = parse_basic(request.headers.get("authorization"))
+        headers = header_map(request)
+        username, password = parse_basic(header(headers, b"authorization"))
         if username != ACCOUNT_SID or not hmac.compare_digest(AUTH_TOKEN.encode(), password.encode()):
             raise AuthenticationFailed("Authentication Error - invalid username or password")
         scope = Scope(ACCOUNT_SID, None, "API", False)
-        call = Call(request, scope, await read_form(request), base_url(request))
+        call = Call(request, scope, await read_form(request, headers), base_url(request, headers))
         fields = check_create_message(message_fields(call.form, update=False))
         now = clock.now()
         row: dict[str, Any] = dict(
@@ -74,7 +75,9 @@ async def create_message(request: Request) -> Response:
         return error_response(exc)
 
 
-app = Starlette(routes=[
+# Routed as the real server routes its resources: HubbubApp's direct table, not Starlette's router.
+create_message.hubbub_resource = True  # type: ignore[attr-defined]
+app = HubbubApp(routes=[
     Route("/v1/Conversations/{ConversationSid}/Messages", create_message, methods=["POST"]),
 ])
 # `hubbub.api.http.base_url` reads the configured public URL from here, as in the real app.
@@ -88,7 +91,7 @@ def main() -> None:
     level = os.environ.get("HUBBUB_LOG_LEVEL", "warning").lower()
     # Same arguments as `hubbub serve` (hubbub/cli.py).
     uvicorn.run(app, host="127.0.0.1", port=port, log_level=level, access_log=False, proxy_headers=False,
-                timeout_graceful_shutdown=10)
+                timeout_graceful_shutdown=10, server_header=False)
 
 
 if __name__ == "__main__":

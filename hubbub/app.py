@@ -19,6 +19,7 @@ from hubbub.actions.accounts import Credentials, do_ensure_account
 from hubbub.api.auth import Authenticator
 from hubbub.api.http import error_response, purge_idempotency_keys
 from hubbub.api.routes import routes
+from hubbub.api.routing import RouteTable
 from hubbub.errors import MethodNotAllowed, NotFound, TwilioError
 from hubbub.realtime.hub import Hub
 from hubbub.settings import Settings
@@ -84,18 +85,35 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
                 await sms.stop()
             hub.db.close()
 
-    app = _Hubbub(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
+    app = HubbubApp(routes=routes, lifespan=lifespan, exception_handlers={HTTPException: _http_error})
     app.router.default = _not_found
     return app
 
 
-class _Hubbub(Starlette):
-    """Starlette without `ServerErrorMiddleware` on the request path.
+class HubbubApp(Starlette):
+    """Starlette with a direct path for the API's resources and no `ServerErrorMiddleware`.
 
-    Every endpoint renders its own errors, 500 included (api/http.py `endpoint`), and unknown paths get
-    `_not_found` straight from the router, so the outer error middleware only added per-request cost.
-    `ExceptionMiddleware` stays for anything that raises HTTPException.
+    Every endpoint renders its own errors, 500 included (api/http.py `endpoint`), so a request whose
+    path `RouteTable` knows goes straight to its endpoint: no router scan, no exception middleware.
+    Everything else (WebSockets, static files, unknown paths, lifespan) takes Starlette's usual path,
+    where unknown paths get `_not_found` from the router and `ExceptionMiddleware` handles anything
+    that raises HTTPException.
     """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._table = RouteTable(self.router.routes)
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and not scope.get("root_path"):
+            found = self._table.match(scope["path"], scope["method"])
+            if found is not None:
+                scope["app"] = self
+                scope["path_params"] = found[1]
+                response = await found[0](Request(scope, receive, send))
+                await response(scope, receive, send)
+                return
+        await super().__call__(scope, receive, send)
 
     def build_middleware_stack(self) -> Any:
         return ExceptionMiddleware(self.router, handlers=self.exception_handlers)

@@ -48,6 +48,7 @@ def _serve(args: argparse.Namespace) -> int:
     # lifespan shutdown, which drains the writer queue and closes the database.
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=settings.log_level.lower(),
                 access_log=args.access_log, proxy_headers=False, timeout_graceful_shutdown=10,
+                server_header=False,  # no `server: uvicorn` on every response
                 # WebSocket fan-out (hubbub/realtime): the sans-I/O protocol writes a frame without a task
                 # switch; permessage-deflate would cost 3-4x the latency and memory
                 ws="websockets-sansio", ws_per_message_deflate=False)

@@ -61,9 +61,12 @@ _AUTHOR = Prepared(
     select(participants.c.sid, participants.c.identity)
     .where(participants.c.conversation_sid == bindparam("conversation_sid"),
            or_(participants.c.identity == bindparam("author"), participants.c.address == bindparam("author"))))
-_RECIPIENTS = Prepared(
-    select(participants.c.sid)
-    .where(participants.c.conversation_sid == bindparam("conversation_sid"), participants.c.address.is_not(None)))
+# One read for a new message: the non-chat participants (at most 50; they get receipts) and the author's
+# chat participant, if the author names one.
+_AUTHOR_AND_RECIPIENTS = Prepared(
+    select(participants.c.sid, participants.c.identity, participants.c.address)
+    .where(participants.c.conversation_sid == bindparam("conversation_sid"),
+           or_(participants.c.address.is_not(None), participants.c.identity == bindparam("author"))))
 _INSERT_MESSAGE = insert_all(messages)
 _INSERT_RECEIPT = insert_all(receipts)
 
@@ -75,6 +78,18 @@ def _author_participant(conn: Connection, conversation_sid: str, author: str) ->
     rows = _AUTHOR.fetchall(conn, {"conversation_sid": conversation_sid, "author": author})
     rows.sort(key=lambda r: r[1] != author)
     return rows[0][0] if rows else None
+
+
+def _author_and_recipients(conn: Connection, conversation_sid: str, author: str) -> tuple[str | None, list[str]]:
+    """The author's participant (as `_author_participant` finds it) and the non-chat participants."""
+    rows = _AUTHOR_AND_RECIPIENTS.fetchall(conn, {"conversation_sid": conversation_sid, "author": author})
+    recipients = [sid for sid, _identity, address in rows if address is not None]
+    if author == "system":
+        return None, recipients
+    by_identity = [sid for sid, identity, _address in rows if identity == author]
+    by_address = [sid for sid, _identity, address in rows if address == author]
+    author_sid = (by_identity or by_address or [None])[0]
+    return author_sid, recipients
 
 
 def _allocate_index(conn: Connection, scope: Scope, key: str) -> dict[str, Any] | None:
@@ -100,7 +115,7 @@ def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fie
     service = bumped["chat_service_sid"]
     index = bumped["next_message_index"] - 1
     author = fields.author or "system"
-    participant_sid = _author_participant(conn, conv_sid, author)
+    participant_sid, recipients = _author_and_recipients(conn, conv_sid, author)
     now = clock.now()
     created = fields.date_created or now
     media = [{"sid": sid, "size": 0, "content_type": None, "filename": None} for sid in fields.media_sids]
@@ -117,7 +132,7 @@ def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fie
         {"sid": new_sid("DY"), "account_sid": scope.account_sid, "chat_service_sid": service,
          "conversation_sid": conv_sid, "message_sid": sid, "participant_sid": p, "channel_message_sid": None,
          "status": None, "error_code": 0, "date_created": now, "date_updated": None}
-        for (p,) in _RECIPIENTS.fetchall(conn, {"conversation_sid": conv_sid}) if p != participant_sid
+        for p in recipients if p != participant_sid
     ]
     if receipt_rows:
         _INSERT_RECEIPT.executemany(conn, receipt_rows)
