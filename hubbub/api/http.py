@@ -78,14 +78,15 @@ class Call:
         return f"{self.base_url}/v1/Services/{service}" if service else f"{self.base_url}/v1"
 
     async def write(self, fn: Callable[[Connection], Any], render: Callable[[Any], Any] | None,
-                    status: int = 200) -> Response:
+                    status: int = 200, key: str | None = None) -> Response:
         """Run an action's write and answer with `render(result)` (or 204 when `render` is None).
 
         With an idempotency key the key is claimed, and the answer stored, in the same transaction as
         the change, so a retry of a committed request gets the first answer and writes nothing.
+        `key` is the conversation the write locks first (see `Database.write`).
         """
         if self.idempotency_key is None:
-            result = await self.db.write(fn)
+            result = await self.db.write(fn, key)
             return Response(status_code=204) if render is None else json_response(render(result), status)
         return await _idempotent_write(self, self.idempotency_key, fn, render, status)
 

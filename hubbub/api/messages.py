@@ -60,7 +60,7 @@ async def create(call: Call) -> Response:
     conv = call.path["ConversationSid"]
     fields = actions.check_create_message(await pre.message_add(call, conv, fields))
     return await call.write(lambda conn: actions.do_create_message(conn, call.scope, conv, fields),
-                            lambda row: rep.message(call, row, row["delivery"]), 201)
+                            lambda row: rep.message(call, row, row["delivery"]), 201, key=conv)
 
 
 def _with_delivery(conn: Connection, row: Any) -> tuple[Any, dict[str, Any] | None]:

@@ -9,7 +9,11 @@ Why threads and the synchronous driver rather than an async driver: SQLite has a
 and the stdlib `sqlite3` driver on one dedicated connection is several times faster than aiosqlite's
 per-statement thread hop (measured: see bench/README.md). One commit per batch amortises the fsync.
 PostgreSQL uses the same code with psycopg on a few writer threads, one transaction per write
-(batching there would let two batches lock the same rows in opposite orders).
+(batching there would let two batches lock the same rows in opposite orders) — except writes that name
+a conversation (`write(fn, key=…)`, message creates): those go to one of a few shard writers chosen by
+the key and are group-committed there like on SQLite. Concurrent creates in one conversation queue on
+its row lock, so one transaction each would pay a commit flush per message; batched, a hot
+conversation takes several times more, and two shards never batch the same conversation.
 """
 
 from __future__ import annotations
@@ -58,15 +62,17 @@ _STOP = object()
 
 class Database:
     def __init__(self, url: str, *, synchronous: str = "FULL", batch_max: int = 128,
-                 readers: int = 4, pg_writers: int = 8) -> None:
+                 readers: int = 4, pg_writers: int = 8, pg_shards: int = 4) -> None:
         self.url = sqlalchemy_url(url)
         self.sqlite = self.url.startswith("sqlite")
-        self.batch_max = batch_max if self.sqlite else 1
+        self.batch_max = batch_max
         self._synchronous = synchronous
-        self.write_engine = self._make_engine(writer=True, pool_size=1 if self.sqlite else pg_writers)
+        shards = 0 if self.sqlite else pg_shards
+        self.write_engine = self._make_engine(writer=True, pool_size=1 if self.sqlite else pg_writers + shards)
         self.read_engine = self._make_engine(writer=False, pool_size=readers)
         self._queue: queue.SimpleQueue[Any] = queue.SimpleQueue()
         self._writer_count = 1 if self.sqlite else pg_writers
+        self._shards: list[queue.SimpleQueue[Any]] = [queue.SimpleQueue() for _ in range(shards)]
         self._writers: list[threading.Thread] = []
         self._readers = ThreadPoolExecutor(max_workers=readers, thread_name_prefix="hubbub-read")
         self._reader_local = threading.local()
@@ -101,14 +107,21 @@ class Database:
 
     # -- lifecycle ---------------------------------------------------------------------------------
     def start(self) -> None:
-        for n in range(self._writer_count):
-            thread = threading.Thread(target=self._writer_loop, name=f"hubbub-writer-{n}", daemon=True)
+        # SQLite: the one writer batches. PostgreSQL: general writers run one write per transaction;
+        # shard writers batch the keyed writes of their shard.
+        loops = [(self._queue, self.batch_max if self.sqlite else 1)] * self._writer_count
+        loops += [(shard, self.batch_max) for shard in self._shards]
+        for n, (jobs, batch_max) in enumerate(loops):
+            thread = threading.Thread(target=self._writer_loop, args=(jobs, batch_max),
+                                      name=f"hubbub-writer-{n}", daemon=True)
             thread.start()
             self._writers.append(thread)
 
     def close(self) -> None:
-        for _ in self._writers:
+        for _ in range(self._writer_count):
             self._queue.put(_STOP)
+        for shard in self._shards:
+            shard.put(_STOP)
         for thread in self._writers:
             thread.join(timeout=30)
         self._writers.clear()
@@ -121,10 +134,16 @@ class Database:
         self._on_commit.append(callback)
 
     # -- API ---------------------------------------------------------------------------------------
-    async def write(self, fn: Callable[[Connection], T]) -> T:
+    async def write(self, fn: Callable[[Connection], T], key: str | None = None) -> T:
+        """Run `fn` in a write transaction; answers after the commit.
+
+        `key` names the one conversation whose row the write locks first (message creates); on
+        PostgreSQL, writes with the same key are group-committed by the same shard writer.
+        """
         loop = asyncio.get_running_loop()
         future: asyncio.Future[T] = loop.create_future()
-        self._queue.put(_Job(fn, future, loop))
+        jobs = self._queue if key is None or not self._shards else self._shards[hash(key) % len(self._shards)]
+        jobs.put(_Job(fn, future, loop))
         return await future
 
     async def read(self, fn: Callable[[Connection], T]) -> T:
@@ -150,18 +169,18 @@ class Database:
             raise
 
     # -- the writer --------------------------------------------------------------------------------
-    def _writer_loop(self) -> None:
+    def _writer_loop(self, jobs: queue.SimpleQueue[Any], batch_max: int) -> None:
         conn = self.write_engine.connect()
         try:
             while True:
-                first = self._queue.get()
+                first = jobs.get()
                 if first is _STOP:
                     return
                 batch: list[_Job] = [first]
                 stop_after = False
-                while len(batch) < self.batch_max:
+                while len(batch) < batch_max:
                     try:
-                        job = self._queue.get_nowait()
+                        job = jobs.get_nowait()
                     except queue.Empty:
                         break
                     if job is _STOP:
