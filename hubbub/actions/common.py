@@ -55,9 +55,9 @@ def default_service_of(account_sid: Any) -> Any:
 
 
 def conversation_filter(scope: Scope, key: str) -> Any:
-    """WHERE clause for a conversation addressed by SID or unique name within the scope."""
-    clause = or_(conversations.c.sid == key, conversations.c.unique_name == key) if not (
-        key.startswith("CH") and len(key) == 34) else conversations.c.sid == key
+    """WHERE clause for a conversation addressed by SID or unique name within the scope (a unique name
+    may look like a SID, so both are tried; `get_conversation` prefers the SID)."""
+    clause = or_(conversations.c.sid == key, conversations.c.unique_name == key)
     clause = clause & (conversations.c.account_sid == scope.account_sid)
     if scope.service_sid is not None:
         clause = clause & (conversations.c.chat_service_sid == scope.service_sid)
@@ -67,10 +67,10 @@ def conversation_filter(scope: Scope, key: str) -> Any:
 
 
 def get_conversation(conn: Connection, scope: Scope, key: str) -> RowMapping:
-    row = conn.execute(select(conversations).where(conversation_filter(scope, key))).mappings().first()
-    if row is None:
+    rows = conn.execute(select(conversations).where(conversation_filter(scope, key)).limit(2)).mappings().all()
+    if not rows:
         raise not_found(f"/Conversations/{key}")
-    return row
+    return next((row for row in rows if row["sid"] == key), rows[0])
 
 
 _INSERT_EVENT = insert_all(events)

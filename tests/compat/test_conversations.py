@@ -53,6 +53,21 @@ def test_fetch_by_sid_and_by_unique_name(conversations: Any, client: Any) -> Non
     assert by_name.unique_name == "fetch-by-unique-name"
 
 
+def test_a_unique_name_shaped_like_a_sid_still_addresses_its_conversation(conversations: Any, client: Any) -> None:
+    other = conversations.create(friendly_name="other")
+    name = "CH" + "5" * 32  # looks like a SID, names the conversation
+    conv = conversations.create(unique_name=name)
+    by_name = client.conversations.v1.conversations(name)
+    assert by_name.fetch().sid == conv.sid
+    assert by_name.update(friendly_name="renamed").friendly_name == "renamed"
+    assert by_name.participants.create(identity="sid-shaped").conversation_sid == conv.sid
+    assert by_name.messages.create(author="sid-shaped", body="hi").conversation_sid == conv.sid
+    # a SID still wins over a unique name equal to it
+    clash = conversations.create(unique_name=other.sid)
+    assert client.conversations.v1.conversations(other.sid).fetch().sid == other.sid
+    assert clash.sid != other.sid
+
+
 def test_unique_name_with_reserved_characters_is_percent_decoded(server: Any, client: Any, conversations: Any) -> None:
     name = "team+ops@example.com:room 7"
     conv = conversations.create(unique_name=name)
