@@ -21,6 +21,7 @@ from hubbub.api.http import error_response, purge_idempotency_keys
 from hubbub.api.routes import routes
 from hubbub.api.routing import RouteTable
 from hubbub.errors import MethodNotAllowed, NotFound, TwilioError
+from hubbub.media import start_media
 from hubbub.realtime.hub import Hub
 from hubbub.settings import Settings
 from hubbub.store import migrate
@@ -71,6 +72,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
         hub.db.start()
         app.state.hubbub = hub
         maintenance = asyncio.create_task(_maintenance(hub))
+        media = await start_media(app, hub.db, settings)  # media store and its file sweeper (hubbub/media)
         webhooks = await start_webhooks(app, hub.db)
         sms = await _start_sms(hub)
         app.state.realtime = Hub(hub.db)  # the WebSocket gateway's event fan-out (hubbub/realtime)
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, announce: bool = False) -> S
         try:
             yield
         finally:
+            await media.stop()
             await app.state.realtime.stop()
             maintenance.cancel()
             await webhooks.stop()

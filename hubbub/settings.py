@@ -27,3 +27,9 @@ class Settings:
     log_level: str = field(default_factory=lambda: _env("HUBBUB_LOG_LEVEL", "info") or "info")
     # SMS over SMPP: a TOML/JSON file path or inline JSON (docs/sms.md); unset means no SMS worker.
     sms_config: str | None = field(default_factory=lambda: _env("HUBBUB_SMS_CONFIG"))
+    # Media store (docs/compatibility.md "Media"): where uploaded bytes live (default: a directory next to
+    # the SQLite file, or ./hubbub-media; several servers on one PostgreSQL need one shared directory),
+    # and the largest upload accepted (Twilio: 150 MB between chat participants).
+    media_dir: str | None = field(default_factory=lambda: _env("HUBBUB_MEDIA_DIR"))
+    media_max_bytes: int = field(
+        default_factory=lambda: int(_env("HUBBUB_MEDIA_MAX_BYTES", "157286400") or 157286400))

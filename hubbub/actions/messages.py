@@ -5,12 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, RowMapping, bindparam, delete, or_, select, update
 
 from hubbub import errors
 from hubbub.actions.common import Scope, default_service_of, emit, get_conversation, not_found
 from hubbub.actions.conversations import reactivate_if_inactive
+from hubbub.actions.media import attach_media, delete_message_media
 from hubbub.domain import clock
 from hubbub.domain.sids import is_sid, new_sid
 from hubbub.errors import InvalidParameter
@@ -118,13 +118,14 @@ def do_create_message(conn: Connection, scope: Scope, conversation_key: str, fie
     participant_sid, recipients = _author_and_recipients(conn, conv_sid, author)
     now = clock.now()
     created = fields.date_created or now
-    media = [{"sid": sid, "size": 0, "content_type": None, "filename": None} for sid in fields.media_sids]
     sid = new_sid("IM")
+    media = attach_media(conn, scope.account_sid, service, conv_sid, sid, fields.media_sids) if fields.media_sids \
+        else None
     row: dict[str, Any] = dict(
         sid=sid, account_sid=scope.account_sid, chat_service_sid=service,
         conversation_sid=conv_sid, index=index, author=author, body=fields.body,
         attributes=fields.attributes or "{}", participant_sid=participant_sid,
-        media=orjson.dumps(media).decode() if media else None, content_sid=fields.content_sid,
+        media=media, content_sid=fields.content_sid,
         subject=fields.subject, date_created=created, date_updated=fields.date_updated,
     )
     _INSERT_MESSAGE.run(conn, row)
@@ -183,6 +184,8 @@ def do_update_message(conn: Connection, scope: Scope, conversation_key: str, sid
 def do_delete_message(conn: Connection, scope: Scope, conversation_key: str, sid: str) -> None:
     conversation = get_conversation(conn, scope, conversation_key)
     current = get_message(conn, conversation["sid"], sid)
+    if current["media"]:
+        delete_message_media(conn, current["sid"])
     conn.execute(delete(receipts).where(receipts.c.message_sid == current["sid"]))
     conn.execute(delete(messages).where(messages.c.sid == current["sid"]))
     emit(conn, scope, "onMessageRemoved", conversation["sid"], {"message": dict(current)})

@@ -14,7 +14,7 @@ from hubbub.api import representations as rep
 from hubbub.api.forms import Form
 from hubbub.api.http import Call, json_response
 from hubbub.api.pagination import PageRequest, envelope
-from hubbub.errors import InvalidParameter
+from hubbub.errors import MEDIA_SID_INVALID, InvalidParameter
 from hubbub.store.schema import messages, receipts
 from hubbub.webhooks import pre
 
@@ -31,7 +31,8 @@ def message_fields(form: Form, *, update: bool) -> actions.MessageFields:
         sids = form.list("MediaSid", max_items=10) or []
         for sid in sids:
             if not (len(sid) == 34 and sid.startswith("ME")):
-                raise InvalidParameter(f"Invalid MediaSid: '{sid[:64]}' is not a valid ME SID")
+                raise InvalidParameter(f"Invalid MediaSid: '{sid[:64]}' is not a valid ME SID",
+                                       code=MEDIA_SID_INVALID)
         media = tuple(sids)
     return actions.MessageFields(
         author=form.str("Author", max_len=256),

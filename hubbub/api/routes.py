@@ -13,6 +13,7 @@ from hubbub.api import (
     conversation_with_participants,
     conversations,
     credentials,
+    media,
     messages,
     participant_conversations,
     participants,
@@ -61,4 +62,5 @@ routes: list[Route] = [
     *webhook_deliveries.routes,
     *testing.routes,
     *gateway.routes,
+    *media.routes,
 ]

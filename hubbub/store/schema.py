@@ -327,5 +327,6 @@ idempotency_keys = Table(
     Index("ix_idempotency_keys_age", "date_created"),
 )
 
+from hubbub.store import schema_media as _schema_media  # noqa: E402,F401
 from hubbub.store import schema_sms as _schema_sms  # noqa: E402,F401
 from hubbub.store import schema_webhooks as _schema_webhooks  # noqa: E402,F401

@@ -201,8 +201,9 @@ MESSAGE_CREATE: list[tuple[str, dict[str, str], int]] = [
     *MESSAGE_FIELDS,
     ("no content", {"Author": "alice"}, 50003),
     ("empty body", {"Body": ""}, 50003),
-    ("short MediaSid", {"MediaSid": "ME123"}, 20001),
-    ("MediaSid of another kind", {"MediaSid": "IM" + HEX}, 20001),
+    ("short MediaSid", {"MediaSid": "ME123"}, 50510),
+    ("MediaSid of another kind", {"MediaSid": "IM" + HEX}, 50510),
+    ("MediaSid never uploaded", {"MediaSid": "ME" + HEX}, 50507),
     ("short ContentSid", {"ContentSid": "HX1"}, 20001),
     ("non-JSON ContentVariables", {"ContentSid": "HX" + HEX, "ContentVariables": "{1}"}, 50006),
 ]

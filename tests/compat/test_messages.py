@@ -85,13 +85,6 @@ def test_attributes_and_dates_on_create(client: Any, conversation: Any) -> None:
     assert m.date_created == created
 
 
-def test_media_only_message(client: Any, conversation: Any) -> None:
-    media_sid = "ME" + "ab" * 16
-    m = conv_ctx(client, conversation.sid).messages.create(media_sid=media_sid)
-    assert m.body is None
-    assert [item["sid"] for item in m.media] == [media_sid]
-
-
 def test_message_needs_content(server: Any, client: Any, conversation: Any) -> None:
     with nothing_written(server), twilio_error(400, 50003):
         conv_ctx(client, conversation.sid).messages.create(author="alice")
