@@ -5,9 +5,13 @@
   21606, empty body 21602, too long 21617), advancing the cursor in the same transaction;
 - `do_apply_results`: record what the SMSC answered (parts accepted, final failures, expiry) and the
   delivery receipts it sent, updating the conversation receipts and emitting `onDeliveryUpdated`;
-- `do_receive`: an inbound part: reassemble, handle opt-out keywords, route to the conversation that
-  binds the number pair, else auto-create one through the number's address configuration, else log it
-  as unrouted.
+- `do_receive`: an inbound part: drop the SMSC's redelivery of a PDU already stored (its acknowledgement
+  was in doubt), reassemble, handle opt-out keywords, route to the conversation that binds the number
+  pair, else auto-create one through the number's address configuration, else log it as unrouted.
+
+The deliver_sm of an inbound SMS or receipt is acknowledged to the SMSC only after the transaction that
+stored it committed (hubbub/channels/sms/smpp.py, "Why a relay"); receipts that arrive before the part they
+refer to is recorded are kept in `sms_receipt_backlog`.
 """
 
 from __future__ import annotations
@@ -39,8 +43,10 @@ from hubbub.store.schema import accounts, address_configurations, conversations,
 from hubbub.store.schema_sms import (
     sms_cursor,
     sms_inbound_parts,
+    sms_inbound_seen,
     sms_opt_outs,
     sms_outbound,
+    sms_receipt_backlog,
     sms_submits,
     sms_unrouted,
 )
@@ -49,6 +55,8 @@ log = logging.getLogger("hubbub.sms")
 
 OUTBOX_CURSOR = "outbox"
 MAX_BODY_CHARS = 1600  # Twilio's outbound SMS limit
+UNMATCHED_RECEIPT_TTL = 120  # seconds a receipt may wait for the submit_sm_resp it refers to be recorded
+REDELIVERY_GRACE = 600  # seconds a new bind gives the SMSC to redeliver what an earlier bind left in doubt
 GAP_WAIT = 5  # seconds an id gap in the outbox may stay open (PostgreSQL: a transaction not yet committed)
 
 # Twilio error codes set on receipts.
@@ -275,30 +283,25 @@ class ReceiptReport:
     message_id: str
     stat: str
     err: str | None
-    first_seen: float = 0.0
+    delivery: Any = field(default=None, compare=False)  # the deliver_sm to acknowledge once this is stored
 
 
 Result = PartsAccepted | SendFailed | ReceiptReport
 
 
-def do_apply_results(conn: Connection, results: list[Result]) -> list[ReceiptReport]:
-    """Record a batch of results in order; returns the receipts whose message id is not known (yet)."""
+def do_apply_results(conn: Connection, results: list[Result], retry_backlog: bool = False) -> int | None:
+    """Record a batch of results: the SMSC's answers first (in order), then the delivery receipts, so that a
+    receipt finds a part accepted in the same batch. A receipt whose part is not recorded (yet) is kept in
+    the backlog; with `retry_backlog` the backlog is tried again (and receipts older than two minutes are
+    dropped). Returns how many receipts wait in the backlog, or None when it was not looked at."""
     now = clock.now()
     submits: list[dict[str, Any]] = []
     sent_rows: list[dict[str, Any]] = []
     sent_receipts: list[dict[str, Any]] = []
     outbound_updates: list[dict[str, Any]] = []
     receipt_updates: list[dict[str, Any]] = []
-    unmatched: list[ReceiptReport] = []
+    reports: list[ReceiptReport] = []
     changed: list[dict[str, Any]] = []
-
-    def flush() -> None:
-        for statement, params in ((_INSERT_SUBMIT, submits), (_MARK_SENT_OUTBOUND, sent_rows),
-                                  (_MARK_SENT_RECEIPT, sent_receipts), (_SET_OUTBOUND, outbound_updates),
-                                  (_SET_RECEIPT, receipt_updates)):
-            if params:
-                statement.executemany(conn, params)
-                params.clear()
 
     for result in results:
         if isinstance(result, PartsAccepted):
@@ -320,15 +323,45 @@ def do_apply_results(conn: Connection, results: list[Result]) -> list[ReceiptRep
                                         "error_code": result.error_code, "now": now})
                 changed.append(row)
         else:
-            flush()  # a receipt may refer to a part accepted earlier in this batch
-            row = _apply_receipt(conn, result, now)
-            if row is None:
-                unmatched.append(result)
-            elif row.get("receipt_sid"):
-                changed.append(row)
-    flush()
+            reports.append(result)
+    for statement, params in ((_INSERT_SUBMIT, submits), (_MARK_SENT_OUTBOUND, sent_rows),
+                              (_MARK_SENT_RECEIPT, sent_receipts), (_SET_OUTBOUND, outbound_updates),
+                              (_SET_RECEIPT, receipt_updates)):
+        if params:
+            statement.executemany(conn, params)
+    early: list[dict[str, Any]] = []
+    for report in reports:
+        applied = _apply_receipt(conn, report, now)
+        if applied is None:
+            early.append(dict(connection=report.connection, message_id=report.message_id[:65],
+                              stat=report.stat[:16], err=(report.err or None) and report.err[:16], date_created=now))
+        elif applied.get("receipt_sid"):
+            changed.append(applied)
+    if early:
+        conn.execute(insert(sms_receipt_backlog), early)
+    waiting: int | None = None
+    if retry_backlog:
+        waiting = 0
+        settled: list[int] = []
+        for entry in conn.execute(select(sms_receipt_backlog).order_by(sms_receipt_backlog.c.id)
+                                  .limit(1000)).mappings().all():
+            report = ReceiptReport(entry["connection"], entry["message_id"], entry["stat"], entry["err"])
+            applied = _apply_receipt(conn, report, now)
+            if applied is None and now - entry["date_created"] <= UNMATCHED_RECEIPT_TTL:
+                waiting += 1
+                continue
+            settled.append(entry["id"])
+            if applied is None:
+                log.warning("SMS %s: delivery receipt for unknown message id %s (%s)", report.connection,
+                            report.message_id, report.stat)
+            elif applied.get("receipt_sid"):
+                changed.append(applied)
+        if settled:
+            conn.execute(delete(sms_receipt_backlog).where(sms_receipt_backlog.c.id.in_(settled)))
+    elif early:
+        waiting = len(early)
     _emit_receipts(conn, changed)
-    return unmatched
+    return waiting
 
 
 def _apply_receipt(conn: Connection, report: ReceiptReport, now: int) -> dict[str, Any] | None:
@@ -374,15 +407,58 @@ def _apply_receipt(conn: Connection, report: ReceiptReport, now: int) -> dict[st
 class Received:
     """What happened to an inbound SMS (None while parts are missing)."""
 
-    outcome: str  # "partial" | "routed" | "created" | "unrouted"
+    outcome: str  # "partial" | "routed" | "created" | "unrouted" | "duplicate"
     conversation_sid: str | None = None
     message_sid: str | None = None
     keyword: str | None = None
     replies: int = 0
     connections: set[str] = field(default_factory=set)
+    seen_id: int | None = None  # the sms_inbound_seen row to settle once the SMSC has read our answer
 
 
-def do_receive(conn: Connection, config: SmsConfig, connection: str, part: InboundPart) -> Received:
+def do_receive(conn: Connection, config: SmsConfig, connection: str, part: InboundPart, *,
+               fingerprint: str | None = None, session: str = "", settle: Iterable[int] = ()) -> Received:
+    """Store an inbound part. With `fingerprint` (of the deliver_sm) and `session` (the bind it came on): the
+    same PDU already stored from another bind, its acknowledgement still in doubt, is the SMSC's redelivery
+    and changes nothing. `settle`: in-doubt rows whose acknowledgement the SMSC has since read."""
+    settle = list(settle)
+    if settle:
+        conn.execute(delete(sms_inbound_seen).where(sms_inbound_seen.c.id.in_(settle)))
+    seen_id: int | None = None
+    if fingerprint is not None:
+        earlier = conn.execute(select(sms_inbound_seen.c.id, sms_inbound_seen.c.session).where(
+            sms_inbound_seen.c.connection == connection, sms_inbound_seen.c.fingerprint == fingerprint)
+            .order_by(sms_inbound_seen.c.id.desc()).limit(1)).first()
+        if earlier is not None and earlier.session != session:
+            # stored before, answered on a bind that ended before the SMSC confirmed reading the answer
+            conn.execute(update(sms_inbound_seen).where(sms_inbound_seen.c.id == earlier.id).values(session=session))
+            log.warning("SMS %s: the SMSC delivered a stored SMS from %s again (it had not read our answer); "
+                        "not stored twice", connection, part.source)
+            return Received("duplicate", seen_id=earlier.id)
+        seen_id = conn.execute(insert(sms_inbound_seen).values(
+            connection=connection, fingerprint=fingerprint, session=session, date_created=clock.now())
+            .returning(sms_inbound_seen.c.id)).scalar_one()
+    received = _receive(conn, config, connection, part)
+    received.seen_id = seen_id
+    return received
+
+
+def do_settle_inbound(conn: Connection, settle: list[int]) -> None:
+    """Forget in-doubt inbound rows whose acknowledgement the SMSC has read."""
+    conn.execute(delete(sms_inbound_seen).where(sms_inbound_seen.c.id.in_(settle)))
+
+
+def purge_inbound_seen(conn: Connection, connection: str, session: str, bound_since: int, now: int) -> int:
+    """A bind that has lasted REDELIVERY_GRACE seconds: the SMSC has redelivered what it was going to; rows
+    left in doubt by earlier binds are forgotten (and any row after a day)."""
+    stale = sms_inbound_seen.c.date_created < now - 86400
+    if now - bound_since > REDELIVERY_GRACE:
+        stale = stale | ((sms_inbound_seen.c.session != session) & (sms_inbound_seen.c.date_created < bound_since))
+    result = conn.execute(delete(sms_inbound_seen).where(sms_inbound_seen.c.connection == connection, stale))
+    return int(result.rowcount or 0)
+
+
+def _receive(conn: Connection, config: SmsConfig, connection: str, part: InboundPart) -> Received:
     if part.ref is None:
         body = decode_text(part.payload, part.data_coding)
     else:

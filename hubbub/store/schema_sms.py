@@ -1,6 +1,7 @@
 """Tables of the SMS channel (hubbub/channels/sms): the durable outbound queue, the SMSC message ids that
 delivery receipts refer to, opt-outs, inbound parts awaiting reassembly, the unrouted-inbound log and the
-outbox cursor. Migration: 0003_sms."""
+outbox cursor (migration 0003_sms); inbound acknowledgements in doubt and early delivery receipts
+(migration 0003b_sms_acks)."""
 
 from __future__ import annotations
 
@@ -110,4 +111,32 @@ sms_cursor = Table(
     metadata,
     Column("name", String(32), primary_key=True),
     Column("position", BigInteger, nullable=False),
+)
+
+# Inbound deliver_sm whose deliver_sm_resp the SMSC may not have read (migration 0003b_sms_acks). A row is
+# written in the transaction that stores the SMS and deleted once an enquire_link round trip shows the SMSC
+# read the answer; while it exists, the same PDU (fingerprint) arriving on another bind is the SMSC's
+# redelivery, not a new SMS.
+sms_inbound_seen = Table(
+    "sms_inbound_seen",
+    metadata,
+    _id(),
+    Column("connection", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),  # sha256 of the PDU's fields, hex
+    Column("session", String(64), nullable=False),  # the bind it was (last) received on
+    Column("date_created", BigInteger, nullable=False),
+    Index("ix_sms_inbound_seen_fingerprint", "connection", "fingerprint"),
+)
+
+# Delivery receipts that arrived before the submit_sm_resp they refer to was recorded: kept (and the
+# deliver_sm acknowledged) until the part is recorded or the receipt is older than two minutes.
+sms_receipt_backlog = Table(
+    "sms_receipt_backlog",
+    metadata,
+    _id(),
+    Column("connection", String(64), nullable=False),
+    Column("message_id", String(65), nullable=False),
+    Column("stat", String(16), nullable=False),
+    Column("err", String(16)),
+    Column("date_created", BigInteger, nullable=False),
 )

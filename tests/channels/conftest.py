@@ -6,11 +6,13 @@ fails instead of skipping."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
 import secrets
 import shutil
+import sqlite3
 import subprocess
 import threading
 import time
@@ -68,13 +70,14 @@ def node() -> str:
 class Smsc:
     """The test SMSC process: what it saw (JSON events) and commands to it."""
 
-    def __init__(self, node_bin: str, port: int, prefix: str = "n") -> None:
+    def __init__(self, node_bin: str, port: int, prefix: str = "n", tls: tuple[Path, Path] | None = None) -> None:
         self.port = port
         self.prefix = prefix
         self.events: list[dict[str, Any]] = []
         self._new: queue.Queue[dict[str, Any]] = queue.Queue()
         self._lock = threading.Lock()
-        self.process = subprocess.Popen([node_bin, str(SMSC_DIR / "smsc.js"), str(port), prefix], cwd=SMSC_DIR,
+        args = [node_bin, str(SMSC_DIR / "smsc.js"), str(port), prefix, *(str(p) for p in tls or ())]
+        self.process = subprocess.Popen(args, cwd=SMSC_DIR,
                                         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                         text=True, bufsize=1)
         self._reader = threading.Thread(target=self._read, daemon=True)
@@ -120,8 +123,8 @@ class Smsc:
         return [e for e in self.snapshot() if e["event"] == "submit_sm" and e["command_status"] == 0
                 and (destination is None or e["destination_addr"] == destination.lstrip("+"))]
 
-    def wait_bound(self, count: int = 1) -> None:
-        self.wait_for(lambda e: e["event"] == "bind" and e["ok"], count=count, what="a bind")
+    def wait_bound(self, count: int = 1, timeout: float = 30) -> None:
+        self.wait_for(lambda e: e["event"] == "bind" and e["ok"], count=count, timeout=timeout, what="a bind")
 
     def deliver(self, source: str, destination: str, data: bytes, **fields: Any) -> None:
         self.send(cmd="deliver_sm", source_addr=source.lstrip("+"), destination_addr=destination.lstrip("+"),
@@ -154,8 +157,10 @@ class SmsWorld:
     """A Hubbub server bound to a test SMSC, both restartable."""
 
     def __init__(self, node_bin: str, backend: str, tmp: Path, connection: dict[str, Any] | None = None,
-                 extra: dict[str, Any] | None = None, *, wait_bound: bool = True) -> None:
+                 extra: dict[str, Any] | None = None, *, wait_bound: bool = True,
+                 tls: tuple[Path, Path] | None = None) -> None:
         self.node_bin = node_bin
+        self.tls = tls
         self.backend = backend
         self.tmp = tmp
         self.smsc_port = free_port()
@@ -168,7 +173,7 @@ class SmsWorld:
             name = f"hubbub_sms_{secrets.token_hex(4)}"
             self.database_url, admin = _postgres_database(name)
             self.pg = (admin, name)
-        self.smsc: Smsc | None = Smsc(node_bin, self.smsc_port, "a")
+        self.smsc: Smsc | None = Smsc(node_bin, self.smsc_port, "a", tls)
         self.generation = 0
         try:
             self.process, self.url = start_server(self.database_url, tmp / "server.log", self._env())
@@ -200,12 +205,41 @@ class SmsWorld:
         self.smsc.stop()
         time.sleep(down_for)
         self.generation += 1
-        self.smsc = Smsc(self.node_bin, self.smsc_port, "abcdefgh"[self.generation])
+        self.smsc = Smsc(self.node_bin, self.smsc_port, "abcdefgh"[self.generation], self.tls)
         return self.smsc
 
     def restart_hubbub(self) -> None:
         stop_server(self.process)
+        self.start_hubbub()
+
+    def kill_hubbub(self) -> None:
+        """SIGKILL: no clean shutdown, nothing flushed."""
+        self.process.kill()
+        self.process.wait(10)
+
+    def start_hubbub(self) -> None:
         self.process, self.url = start_server(self.database_url, self.tmp / "server.log", self._env())
+
+    @contextlib.contextmanager
+    def writes_blocked(self) -> Iterator[None]:
+        """Hubbub's next SMS write waits until the block ends: SQLite's write lock, or on PostgreSQL an
+        exclusive lock on the table an inbound SMS is written to first."""
+        if self.backend == "sqlite":
+            path = self.database_url.removeprefix("sqlite:///")
+            lock = sqlite3.connect(path, timeout=30, isolation_level=None)
+            lock.execute("BEGIN IMMEDIATE")
+            try:
+                yield
+            finally:
+                lock.execute("ROLLBACK")
+                lock.close()
+        else:
+            with self.engine.connect() as conn:
+                conn.execute(text("LOCK TABLE sms_inbound_seen IN EXCLUSIVE MODE"))
+                try:
+                    yield
+                finally:
+                    conn.rollback()
 
     def sql(self, query: str, **params: Any) -> list[Any]:
         with self.engine.connect() as conn:
@@ -232,6 +266,24 @@ def world(request: pytest.FixtureRequest, node: str, tmp_path_factory: pytest.Te
         yield w
     finally:
         w.close()
+
+
+@pytest.fixture(params=_backends())
+def make_world(request: pytest.FixtureRequest, node: str, tmp_path_factory: pytest.TempPathFactory
+               ) -> Iterator[Callable[..., SmsWorld]]:
+    """A factory of fresh worlds (own SMSC, own server, own database), closed at the end of the test."""
+    worlds: list[SmsWorld] = []
+
+    def make(connection: dict[str, Any] | None = None, extra: dict[str, Any] | None = None, bound: bool = True,
+             tls: tuple[Path, Path] | None = None) -> SmsWorld:
+        tmp: Path = tmp_path_factory.mktemp(f"sms-{request.param}")
+        world = SmsWorld(node, request.param, tmp, connection, extra, wait_bound=bound, tls=tls)
+        worlds.append(world)
+        return world
+
+    yield make
+    for world in worlds:
+        world.close()
 
 
 def wait_until(predicate: Callable[[], Any], *, timeout: float = 30, what: str = "a condition") -> Any:

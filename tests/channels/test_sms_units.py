@@ -16,6 +16,7 @@ from hubbub.channels.sms.pdus import (
     TLV_SAR_MSG_REF_NUM,
     TLV_SAR_SEGMENT_SEQNUM,
     TLV_SAR_TOTAL_SEGMENTS,
+    fingerprint,
     from_e164,
     inbound_part,
     is_receipt,
@@ -26,6 +27,7 @@ from hubbub.channels.sms.pdus import (
     to_e164,
 )
 from hubbub.channels.sms.smpp import InboundSm
+from hubbub.channels.sms.worker import split_parts
 from hubbub.domain.sms_encoding import split_for_sms
 
 BASE = {"connections": [{"numbers": ["+1500555*", "+447700900123"], "host": "smsc.local", "system_id": "me"}]}
@@ -45,6 +47,18 @@ def test_config_defaults_and_number_ranges() -> None:
     assert config.connection_for("+447700900123") is conn
     assert config.connection_for("+447700900124") is None
     assert config.connection_for(None) is None
+    assert (conn.enquire_link_interval, conn.response_timeout, conn.max_unrecorded) == (30, 10, 100)
+    assert (conn.tls_ca, conn.tls_verify, conn.tls_server_name, conn.tls_cert) == (None, True, None, None)
+
+
+def test_config_keep_alive_and_tls(tmp_path: Path) -> None:
+    ca = tmp_path / "ca.pem"
+    ca.write_text("not read until the connection is made")
+    [conn] = parse({"connections": [{**BASE["connections"][0], "enquire_link_interval": 5, "response_timeout": 2,
+                                     "tls": True, "tls_ca": str(ca), "tls_server_name": "smsc.example",
+                                     "max_unrecorded": 20}]}).connections
+    assert (conn.enquire_link_interval, conn.response_timeout, conn.max_unrecorded) == (5, 2, 20)
+    assert (conn.tls, conn.tls_ca, conn.tls_server_name) == (True, str(ca), "smsc.example")
 
 
 def test_config_exact_number_wins_over_a_range() -> None:
@@ -84,6 +98,14 @@ def test_config_from_inline_json_toml_and_json_files(tmp_path: Path) -> None:
     ({"connections": [{"name": "a", "numbers": ["+1"], "host": "h", "system_id": "x"}] * 2}, "unique"),
     ({**BASE, "expiry_seconds": 0}, "expiry"),
     ({**BASE, "opt_out": {"stop_keywords": "STOP"}}, "list of words"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "enquire_link_interval": 0}]},
+     "enquire_link_interval"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "response_timeout": 60}]},
+     "response_timeout must be 0.5..30"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "max_unrecorded": 0}]}, "max_unrecorded"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "tls": True, "tls_ca": "/nonexistent.pem"}]},
+     "tls_ca: no such file"),
+    ({"connections": [{"numbers": ["+1"], "host": "h", "system_id": "x", "tls_ca": __file__}]}, "tls is false"),
 ])
 def test_config_errors(data: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message.replace("[", r"\[")):
@@ -165,3 +187,60 @@ def test_inbound_udh_8_and_16_bit_and_sar() -> None:
     assert (part.ref, part.total, part.seq, part.payload) == (256, 2, 2, b"fg")
     single = inbound_part(_sm(bytes([5, 0, 3, 9, 1, 1]) + b"solo", esm_class=0x40))
     assert single.ref is None and single.payload == b"solo"
+
+
+@pytest.mark.parametrize("body", ["short", "x" * 161, "€" * 100, "é" * 71, "😀 " * 40])
+def test_cached_split_is_the_split_with_each_reference(body: str) -> None:
+    for ref in (0, 7, 255):
+        assert split_parts(body, True, ref) == split_for_sms(body, True, ref=ref)
+        assert split_parts(body, False, ref) == split_for_sms(body, False, ref=ref)
+
+
+def test_fingerprint_tells_a_redelivery_from_a_different_sms() -> None:
+    sm = _sm(b"hello", tlvs={0x1401: b"id-1"})
+    assert fingerprint(sm) == fingerprint(_sm(b"hello", tlvs={0x1401: b"id-1"}))
+    assert fingerprint(sm) != fingerprint(_sm(b"hello", tlvs={0x1401: b"id-2"}))  # the SMSC's own id differs
+    assert fingerprint(sm) != fingerprint(_sm(b"hello!", tlvs={0x1401: b"id-1"}))
+    assert fingerprint(sm) != fingerprint(_sm(b"hello", tlvs={0x1401: b"id-1"}, source="15551230001"))
+    assert fingerprint(_sm(b"ab", data_coding=0)) != fingerprint(_sm(b"ab", data_coding=8))
+
+
+class _Transport:
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.data += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None:
+        pass
+
+
+def test_relay_frames_pdus_split_anywhere_and_keeps_deliver_sm_for_hubbub() -> None:
+    """The relay between the SMPP library and the SMSC passes PDUs through whole, however the stream is cut,
+    and keeps deliver_sm back (answered only when Hubbub acknowledges it)."""
+    import smpp34
+
+    from hubbub.channels.sms.smpp import _Relay
+
+    [conn] = parse(BASE).connections
+    submit_resp = bytes.fromhex("00000015800000040000000000000007") + b"id-7\x00"
+    deliver = smpp34.DeliverSm("15551230000", "15005550006", b"hello", sequence_number=9).encode()
+    enquire = bytes.fromhex("00000010000000150000000000000003")
+    stream = submit_resp + deliver + enquire + submit_resp
+    for cut in range(1, len(stream)):
+        got: list[tuple[InboundSm, object]] = []
+        relay = _Relay(conn, "TRX", "s1", lambda sm, d, got=got: got.append((sm, d)), lambda tokens: None)
+        up, down = _Transport(), _Transport()
+        relay.up, relay.down = up, down  # type: ignore[assignment]
+        relay.received(True, stream[:cut])
+        relay.received(True, stream[cut:])
+        assert bytes(down.data) == submit_resp + enquire + submit_resp, cut
+        [(sm, delivery)] = got
+        assert (sm.source, sm.destination, sm.short_message) == ("15551230000", "15005550006", b"hello")
+        assert up.data == b""
+        delivery.ack()  # type: ignore[attr-defined]
+        assert bytes(up.data) == bytes.fromhex("00000011800000050000000000000009") + b"\x00"

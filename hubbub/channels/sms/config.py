@@ -40,8 +40,16 @@ class Connection:
     bind: str = "transceiver"  # or "transmitter+receiver"
     tls: bool = False
     window: int = 10
+    max_unrecorded: int = 100  # parts submitted whose acceptance is not committed yet (the re-send bound)
     submits_per_second: float = 0.0  # 0: as fast as the window allows
     connect_timeout: float = 10.0
+    enquire_link_interval: float = 30.0  # seconds between Hubbub's own enquire_link to the SMSC
+    response_timeout: float = 10.0  # seconds an SMSC answer may take before the link counts as dead
+    tls_ca: str | None = None  # PEM file of the CA(s) to trust; None: the system's
+    tls_verify: bool = True  # False: accept any certificate (testing only)
+    tls_server_name: str | None = None  # name to verify the certificate against; default: host
+    tls_cert: str | None = None  # client certificate (PEM), if the SMSC asks for one
+    tls_key: str | None = None
     account_sid: str | None = None  # owner of unrouted inbound on these numbers (default: first account)
 
     def serves(self, number: str) -> bool:
@@ -143,6 +151,16 @@ def _keyword_set(raw: dict[str, Any], where: str, base: KeywordSet | None = None
     return KeywordSet(words("stop"), words("start"), words("help"), reply("stop"), reply("start"), reply("help"))
 
 
+def _optional_path(raw: dict[str, Any], key: str, where: str) -> str | None:
+    value = raw.get(key)
+    if value in (None, ""):
+        return None
+    path = Path(str(value)).expanduser()
+    if not path.is_file():
+        raise ConfigError(f"{where}.{key}: no such file {str(path)!r}")
+    return str(path)
+
+
 def _connection(raw: dict[str, Any], index: int) -> Connection:
     where = f"connections[{index}]"
     try:
@@ -167,8 +185,16 @@ def _connection(raw: dict[str, Any], index: int) -> Connection:
             bind=bind,
             tls=bool(raw.get("tls", False)),
             window=int(raw.get("window", 10)),
+            max_unrecorded=int(raw.get("max_unrecorded", 100)),
             submits_per_second=float(raw.get("submits_per_second", 0)),
             connect_timeout=float(raw.get("connect_timeout", 10)),
+            enquire_link_interval=float(raw.get("enquire_link_interval", 30)),
+            response_timeout=float(raw.get("response_timeout", 10)),
+            tls_ca=_optional_path(raw, "tls_ca", where),
+            tls_verify=bool(raw.get("tls_verify", True)),
+            tls_server_name=str(raw["tls_server_name"]) if raw.get("tls_server_name") else None,
+            tls_cert=_optional_path(raw, "tls_cert", where),
+            tls_key=_optional_path(raw, "tls_key", where),
             account_sid=raw.get("account_sid"),
         )
     except KeyError as exc:
@@ -181,8 +207,20 @@ def _connection(raw: dict[str, Any], index: int) -> Connection:
         raise ConfigError(f"{where}.numbers must name at least one number or range")
     if not 1 <= conn.window <= 1000:
         raise ConfigError(f"{where}.window must be 1..1000")
+    if not 1 <= conn.max_unrecorded <= 100_000:
+        raise ConfigError(f"{where}.max_unrecorded must be 1..100000")
     if conn.submits_per_second < 0:
         raise ConfigError(f"{where}.submits_per_second must not be negative")
+    if not 0.5 <= conn.enquire_link_interval <= 3600:
+        raise ConfigError(f"{where}.enquire_link_interval must be 0.5..3600 seconds")
+    if not 0.5 <= conn.response_timeout <= 30:  # the library's own response timer is 30 s
+        raise ConfigError(f"{where}.response_timeout must be 0.5..30 seconds")
+    if conn.connect_timeout <= 0:
+        raise ConfigError(f"{where}.connect_timeout must be positive")
+    if conn.tls_key and not conn.tls_cert:
+        raise ConfigError(f"{where}.tls_key needs tls_cert")
+    if not conn.tls and (conn.tls_ca or conn.tls_cert):
+        raise ConfigError(f"{where}: tls_ca / tls_cert are set but tls is false")
     return conn
 
 

@@ -4,6 +4,7 @@ in both their forms (receipted_message_id / message_state TLVs, and the `id:… 
 
 from __future__ import annotations
 
+import hashlib
 import re
 from dataclasses import dataclass
 
@@ -130,6 +131,22 @@ def parse_receipt(sm: InboundSm) -> Dlr | None:
     if not message_id or not stat:
         return None
     return Dlr(message_id, stat, err)
+
+
+def fingerprint(sm: InboundSm) -> str:
+    """What identifies one deliver_sm when the SMSC sends it again: every field and TLV, not the sequence
+    number (a redelivery on a new bind gets a new one). An SMSC that puts its own message id in a TLV makes
+    this exact; without one, two identical texts from the same sender are told apart by `session` (see
+    actions.sms.do_receive)."""
+    digest = hashlib.sha256()
+    for text in (sm.source, str(sm.source_ton), sm.destination, str(sm.dest_ton), str(sm.esm_class),
+                 str(sm.data_coding)):
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x00")
+    digest.update(len(sm.short_message).to_bytes(4, "big") + sm.short_message)
+    for tag in sorted(sm.tlvs):
+        value = sm.tlvs[tag]
+        digest.update(tag.to_bytes(2, "big") + len(value).to_bytes(4, "big") + value)
+    return digest.hexdigest()
 
 
 def message_id_variants(message_id: str) -> list[str]:

@@ -11,13 +11,20 @@
   submits the parts of one SMS that the SMSC has not accepted yet, paced by the connection's
   submits-per-second, and retries a part later on ESME_RTHROTTLED / ESME_RMSGQFUL, or after a re-bind when
   the SMSC never answered. Accepted parts are remembered, so a re-bind never re-sends them.
-- The flusher writes SMSC answers and delivery receipts in batches (one transaction per batch).
+- The flusher writes SMSC answers and delivery receipts in batches (one transaction per batch). A sender
+  waits for the commit of the part it got accepted before it submits anything else, so at most `window`
+  parts per connection are ever accepted-but-not-recorded: that bounds what a hard kill can send twice.
+- Inbound deliver_sm (SMS and receipts) are acknowledged to the SMSC only after the transaction that stored
+  them committed; an SMS the SMSC delivers again because it never read that acknowledgement is recognised
+  (actions.sms.do_receive) and not stored twice.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Callable
@@ -26,14 +33,15 @@ from typing import Any
 from hubbub.actions import sms as actions
 from hubbub.channels.sms.config import Connection, SmsConfig
 from hubbub.channels.sms.pdus import (
+    fingerprint,
     inbound_part,
     is_receipt,
     parse_receipt,
     relative_validity,
     submit_for,
 )
-from hubbub.channels.sms.smpp import InboundSm, SmppLink
-from hubbub.domain.sms_encoding import split_for_sms
+from hubbub.channels.sms.smpp import Delivery, InboundSm, SmppLink
+from hubbub.domain.sms_encoding import SmsPart, split_for_sms
 from hubbub.store.database import Database
 
 log = logging.getLogger("hubbub.sms")
@@ -41,9 +49,24 @@ log = logging.getLogger("hubbub.sms")
 FETCH_BATCH = 500
 REFILL_AT = FETCH_BATCH // 2
 RESULT_BATCH = 2000
-UNMATCHED_RECEIPT_TTL = 120.0  # a receipt may arrive before its submit_sm_resp is written; wait this long
+BACKLOG_RETRY = 1.0  # seconds between tries of receipts that came before their submit_sm_resp was recorded
+INBOUND_ATTEMPTS = 4  # writes of an inbound SMS before the SMSC is asked to deliver it again later
 STALE_PARTS = 24 * 3600
 EXPIRY_SWEEP = 5.0
+
+
+@functools.lru_cache(maxsize=1024)
+def _split(body: str, smart_encoding: bool) -> tuple[SmsPart, ...]:
+    return tuple(split_for_sms(body, smart_encoding, ref=0))
+
+
+def split_parts(body: str, smart_encoding: bool, ref: int) -> list[SmsPart]:
+    """`split_for_sms` with the split of a body computed once for all its recipients (a message to a
+    conversation goes to each SMS participant with the same body and its own concatenation reference)."""
+    parts = _split(body, smart_encoding)
+    if len(parts) == 1:
+        return list(parts)
+    return [dataclasses.replace(p, udh=p.udh[:3] + bytes((ref,)) + p.udh[4:]) for p in parts]
 
 
 async def wait_event(event: asyncio.Event, timeout: float) -> None:
@@ -91,6 +114,7 @@ class Dispatcher:
         self.config = config
         self.link = link
         self.limiter = RateLimiter(config.submits_per_second)
+        self.unrecorded = asyncio.Semaphore(config.max_unrecorded)
         self.wake = asyncio.Event()
         self.queue: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
         self.high_water = 0  # rows up to this id are in memory (queued, in flight or done)
@@ -147,52 +171,71 @@ class Dispatcher:
         if row.get("blocked") and row["kind"] == "message":
             report(actions.SendFailed(row, "failed", actions.BLOCKED))
             return
-        parts = split_for_sms(row["body"], row["smart_encoding"], ref=row["concat_ref"])
+        parts = split_parts(row["body"], row["smart_encoding"], row["concat_ref"])
         done: set[int] = set(row.get("parts_done") or ())
         missing = [seq for seq in range(1, len(parts) + 1) if seq not in done]
         for seq in missing:
-            attempt = 0
-            while True:
-                if time.time() >= row["expires_at"]:
-                    report(actions.SendFailed(row, "expired", actions.QUEUE_EXPIRED))
-                    return
-                await self.limiter.acquire()
-                validity = relative_validity(int(row["expires_at"] - time.time()))
-                outcome = await self.link.submit(submit_for(parts[seq - 1], row["sender"], row["destination"],
-                                                            validity))
-                if outcome.kind == "accepted":
-                    done.add(seq)
-                    report(actions.PartsAccepted(row, ((seq, outcome.message_id or ""),), len(done) == len(parts)))
-                    break
-                if outcome.kind == "rejected":
-                    code = actions.SMSC_ERRORS.get(outcome.command_status, actions.SMSC_REJECTED)
-                    log.warning("SMS %s: SMSC rejected %s part %d with status %#x", self.config.name, row["sid"],
-                                seq, outcome.command_status)
-                    report(actions.SendFailed(row, "failed", code))
-                    return
-                attempt += 1
-                if outcome.kind == "retry":  # throttled or queue full: slow the whole bind down
-                    delay = min(0.2 * 2 ** min(attempt, 8), 30.0)
-                    self.limiter.pause(delay)
-                    await asyncio.sleep(delay)
-                else:  # unanswered: the session dropped (or timed out); send again once bound
-                    await asyncio.sleep(min(0.05 * attempt, 2.0))
-                    await self.link.connected.wait()
+            # A part holds a slot of `unrecorded` from before its first submit_sm until its acceptance is
+            # committed, or until it is known not to have been accepted (refused, throttled and given up,
+            # expired). A part the SMSC never answered keeps its slot while it waits to be sent again. So
+            # after a hard kill at most `max_unrecorded` parts are sent again (docs/sms.md, "At least once").
+            await self.unrecorded.acquire()
+            handed_over = False
+            try:
+                attempt = 0
+                while True:
+                    if time.time() >= row["expires_at"]:
+                        report(actions.SendFailed(row, "expired", actions.QUEUE_EXPIRED))
+                        return
+                    await self.limiter.acquire()
+                    validity = relative_validity(int(row["expires_at"] - time.time()))
+                    outcome = await self.link.submit(submit_for(parts[seq - 1], row["sender"], row["destination"],
+                                                                validity))
+                    if outcome.kind == "accepted":
+                        done.add(seq)
+                        recorded = report(actions.PartsAccepted(row, ((seq, outcome.message_id or ""),),
+                                                                len(done) == len(parts)))
+                        recorded.add_done_callback(self._recorded)
+                        handed_over = True
+                        break
+                    if outcome.kind == "rejected":
+                        code = actions.SMSC_ERRORS.get(outcome.command_status, actions.SMSC_REJECTED)
+                        log.warning("SMS %s: SMSC rejected %s part %d with status %#x", self.config.name,
+                                    row["sid"], seq, outcome.command_status)
+                        report(actions.SendFailed(row, "failed", code))
+                        return
+                    attempt += 1
+                    if outcome.kind == "retry":  # throttled or queue full: slow the whole bind down
+                        delay = min(0.2 * 2 ** min(attempt, 8), 30.0)
+                        self.limiter.pause(delay)
+                        await asyncio.sleep(delay)
+                    else:  # unanswered: the session dropped (or timed out); send again once bound
+                        await asyncio.sleep(min(0.05 * attempt, 2.0))
+                        await self.link.connected.wait()
+            finally:
+                if not handed_over:
+                    self.unrecorded.release()
+
+    def _recorded(self, _: asyncio.Future[None]) -> None:
+        self.unrecorded.release()
 
 
 class SmsWorker:
     def __init__(self, db: Database, config: SmsConfig,
-                 link_factory: Callable[[Connection, Callable[[InboundSm], None]], SmppLink] = SmppLink) -> None:
+                 link_factory: Callable[..., SmppLink] = SmppLink) -> None:
         self.db = db
         self.config = config
         self._link_factory = link_factory
         self.links: dict[str, SmppLink] = {}
         self.dispatchers: dict[str, Dispatcher] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self._results: list[actions.Result] = []
+        self._results: list[tuple[actions.Result, asyncio.Future[None] | None]] = []
         self._results_ready = asyncio.Event()
+        self._backlog = True  # early receipts may wait in sms_receipt_backlog (from before a restart, too)
+        self._backlog_tried = 0.0
         self._outbox_wake = asyncio.Event()
-        self._inbound: asyncio.Queue[tuple[str, InboundSm]] = asyncio.Queue()
+        self._inbound: asyncio.Queue[tuple[str, InboundSm, Delivery]] = asyncio.Queue()
+        self._settle: list[int] = []  # sms_inbound_seen rows whose acknowledgement the SMSC has read
         self._enqueue_lock = asyncio.Lock()  # keeps queue-row ids in commit order (see Dispatcher.high_water)
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stopped = False
@@ -202,7 +245,7 @@ class SmsWorker:
         self._loop = asyncio.get_running_loop()
         self.db.add_commit_listener(self._on_commit)
         for connection in self.config.connections:
-            link = self._link_factory(connection, self._inbound_callback(connection.name))
+            link = self._link_factory(connection, self._inbound_callback(connection.name), self._settle.extend)
             self.links[connection.name] = link
             dispatcher = Dispatcher(self, connection, link)
             self.dispatchers[connection.name] = dispatcher
@@ -225,8 +268,10 @@ class SmsWorker:
         self._flusher.cancel()
         await asyncio.gather(self._flusher, return_exceptions=True)
         if self._results:  # what the SMSC already accepted must not be sent again after a restart
+            batch, self._results = self._results, []
             try:
-                await self._write_results(self._results)
+                await self.db.write(lambda c: actions.do_apply_results(c, [r for r, _ in batch]))
+                self._done(batch)
             except Exception:
                 log.exception("SMS: could not record the last SMSC answers")
         for link in self.links.values():
@@ -238,14 +283,17 @@ class SmsWorker:
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._outbox_wake.set)
 
-    def _inbound_callback(self, name: str) -> Callable[[InboundSm], None]:
-        def callback(sm: InboundSm) -> None:
-            self._inbound.put_nowait((name, sm))
+    def _inbound_callback(self, name: str) -> Callable[[InboundSm, Delivery], None]:
+        def callback(sm: InboundSm, delivery: Delivery) -> None:
+            self._inbound.put_nowait((name, sm, delivery))
         return callback
 
-    def report(self, result: actions.Result) -> None:
-        self._results.append(result)
+    def report(self, result: actions.Result) -> asyncio.Future[None]:
+        """Queue a result for the flusher; the future is done once it is committed."""
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._results.append((result, waiter))
         self._results_ready.set()
+        return waiter
 
     def _wake_dispatchers(self, names: set[str]) -> None:
         for name in names:
@@ -256,7 +304,7 @@ class SmsWorker:
     # -- outbox → queue ------------------------------------------------------------------------------
     async def _feed(self) -> None:
         position: int | None = None
-        last_purge = 0.0
+        last_purge = last_seen_purge = 0.0
         while True:
             try:
                 pending = await self.db.read(lambda c, position=position: actions.outbox_pending(c, position))
@@ -269,6 +317,20 @@ class SmsWorker:
                         if result.gap:
                             await asyncio.sleep(0.1)
                         continue
+                if self._settle:  # acknowledgements the SMSC read, when no inbound SMS took them along
+                    settle, self._settle = self._settle, []
+                    try:
+                        await self.db.write(lambda c, settle=settle: actions.do_settle_inbound(c, settle))
+                    except BaseException:
+                        self._settle.extend(settle)
+                        raise
+                if time.monotonic() - last_seen_purge > 60:
+                    last_seen_purge = time.monotonic()
+                    now = int(time.time())
+                    for name, link in self.links.items():
+                        if link.connected.is_set():
+                            await self.db.write(lambda c, name=name, s=link.session, b=int(link.bound_at), now=now:
+                                                actions.purge_inbound_seen(c, name, s, b, now))
                 if time.monotonic() - last_purge > 3600:
                     last_purge = time.monotonic()
                     cutoff = int(time.time()) - STALE_PARTS
@@ -284,38 +346,76 @@ class SmsWorker:
     # -- inbound -------------------------------------------------------------------------------------
     async def _receive(self) -> None:
         while True:
-            name, sm = await self._inbound.get()
+            name, sm, delivery = await self._inbound.get()
             try:
                 if is_receipt(sm):
                     dlr = parse_receipt(sm)
                     if dlr is None:
                         log.warning("SMS %s: unreadable delivery receipt from %s", name, sm.source)
-                    elif dlr.final:
-                        self.report(actions.ReceiptReport(name, dlr.message_id, dlr.stat, dlr.err, time.monotonic()))
+                        delivery.ack()  # nothing to keep: asking again would not make it readable
+                    elif dlr.final:  # acknowledged by the flusher once written
+                        self.report(actions.ReceiptReport(name, dlr.message_id, dlr.stat, dlr.err, delivery))
+                    else:
+                        delivery.ack()  # ENROUTE / ACCEPTD change nothing
                     continue
-                part = inbound_part(sm)
-                async with self._enqueue_lock:
-                    received = await self.db.write(
-                        lambda c, name=name, part=part: actions.do_receive(c, self.config, name, part))
-                self._wake_dispatchers(received.connections)
+                await self._store_inbound(name, sm, delivery)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("SMS %s: handling an inbound SMS from %s failed", name, sm.source)
+                delivery.nack()
+
+    async def _store_inbound(self, name: str, sm: InboundSm, delivery: Delivery) -> None:
+        part = inbound_part(sm)
+        key = fingerprint(sm)
+        settle, self._settle = self._settle, []
+        for attempt in range(INBOUND_ATTEMPTS):
+            try:
+                async with self._enqueue_lock:
+                    received = await self.db.write(lambda c: actions.do_receive(
+                        c, self.config, name, part, fingerprint=key, session=delivery.session, settle=settle))
+                break
+            except asyncio.CancelledError:
+                self._settle.extend(settle)
+                raise
+            except Exception:
+                if attempt == INBOUND_ATTEMPTS - 1:
+                    self._settle.extend(settle)
+                    log.exception("SMS %s: could not store an inbound SMS from %s; the SMSC is asked to deliver it "
+                                  "again later", name, sm.source)
+                    delivery.nack()
+                    return
+                log.warning("SMS %s: storing an inbound SMS from %s failed; retrying", name, sm.source,
+                            exc_info=True)
+                await asyncio.sleep(0.5 * 2 ** attempt)
+        delivery.ack(received.seen_id)  # only now: the SMS (or its part) is committed
+        self._wake_dispatchers(received.connections)
 
     # -- results -------------------------------------------------------------------------------------
-    async def _write_results(self, batch: list[actions.Result]) -> list[actions.ReceiptReport]:
-        result: list[actions.ReceiptReport] = await self.db.write(lambda c: actions.do_apply_results(c, batch))
-        return result
+    @staticmethod
+    def _done(batch: list[tuple[actions.Result, asyncio.Future[None] | None]]) -> None:
+        for result, waiter in batch:
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+            if isinstance(result, actions.ReceiptReport) and result.delivery is not None:
+                result.delivery.ack()
 
     async def _flush(self) -> None:
         while True:
-            await self._results_ready.wait()
+            if self._backlog:
+                await wait_event(self._results_ready, BACKLOG_RETRY)
+            else:
+                await self._results_ready.wait()
             self._results_ready.clear()
-            while self._results:
+            while True:
                 batch, self._results = self._results[:RESULT_BATCH], self._results[RESULT_BATCH:]
+                retry = self._backlog and time.monotonic() - self._backlog_tried >= BACKLOG_RETRY
+                if not batch and not retry:
+                    break
                 try:
-                    unmatched = await self._write_results(batch)
+                    results = [r for r, _ in batch]
+                    waiting = await self.db.write(lambda c, results=results, retry=retry: actions.do_apply_results(
+                        c, results, retry_backlog=retry))
                 except asyncio.CancelledError:
                     self._results[:0] = batch
                     raise
@@ -324,19 +424,8 @@ class SmsWorker:
                     self._results[:0] = batch
                     await asyncio.sleep(1.0)
                     continue
-                self._retry_unmatched(unmatched)
-
-    def _retry_unmatched(self, unmatched: list[actions.ReceiptReport]) -> None:
-        now = time.monotonic()
-        retry = []
-        for report in unmatched:
-            if now - report.first_seen > UNMATCHED_RECEIPT_TTL:
-                log.warning("SMS %s: delivery receipt for unknown message id %s (%s)", report.connection,
-                            report.message_id, report.stat)
-            else:
-                retry.append(report)
-        if retry and self._loop is not None:
-            def again() -> None:
-                self._results.extend(retry)
-                self._results_ready.set()
-            self._loop.call_later(1.0, again)
+                if retry:
+                    self._backlog_tried = time.monotonic()
+                if waiting is not None:
+                    self._backlog = waiting > 0
+                self._done(batch)

@@ -1,17 +1,24 @@
 // The carrier side of the SMS channel tests: an SMSC on the npm `smpp` server (pinned in package.json).
 //
-//   node smsc.js PORT [ID_PREFIX]
+//   node smsc.js PORT [ID_PREFIX] [KEY_PEM CERT_PEM]      (with the two PEM files: SMPP over TLS)
 //
 // Writes one JSON object per line on stdout: {"event":"ready"}, "bind", "submit_sm" (every field the tests
-// check, short_message as hex, raw bytes), "deliver_sm_resp", "closed". Reads commands as JSON lines on
+// check, short_message as hex, raw bytes), "deliver_sm_resp", "enquire_link" (one the ESME sent),
+// "enquire_link_resp" (to ours), "redeliver", "tls_error", "closed". Like a carrier's SMSC, a deliver_sm whose
+// deliver_sm_resp never came is delivered again when a receiver binds next. Reads commands as JSON lines on
 // stdin:
 //   {"cmd":"mode","mode":"ok"|"throttle"|"qfull"|"reject","status":N}   how to answer submit_sm
 //   {"cmd":"throttle_next","count":N}              answer the next N submit_sm with ESME_RTHROTTLED
 //   {"cmd":"auto_dlr","stat":"DELIVRD"|null,"form":"tlv"|"text"}   a delivery receipt after each accept
 //   {"cmd":"deliver_sm", source_addr, destination_addr, esm_class, data_coding, short_message_hex,
-//    receipted_message_id, message_state, sar_msg_ref_num, sar_total_segments, sar_segment_seqnum}
+//    receipted_message_id, message_state, sar_msg_ref_num, sar_total_segments, sar_segment_seqnum,
+//    lose_resp}                                    lose_resp: the session goes mute when the answer comes
 //   {"cmd":"drop_all"}                             close every session's socket (a network failure)
+//   {"cmd":"enquire_link"}                         send enquire_link on every session
+//   {"cmd":"mute"}                                 the current sessions ignore every PDU from now on (a hung
+//                                                  peer: no enquire_link_resp, no submit_sm_resp)
 'use strict';
+const fs = require('fs');
 const smpp = require('smpp');
 const PDU = require('smpp/lib/pdu').PDU;
 const readline = require('readline');
@@ -26,20 +33,34 @@ PDU.prototype._filter = function (func) {
 const port = +process.argv[2];
 const prefix = process.argv[3] || 'n';
 const out = (o) => process.stdout.write(JSON.stringify(o) + '\n');
+const tls = process.argv[4] ? { key: fs.readFileSync(process.argv[4]), cert: fs.readFileSync(process.argv[5]) } : {};
 const sessions = new Set();
+let undelivered = [];  // deliver_sm fields whose session closed before its deliver_sm_resp came
 let mode = 'ok', rejectStatus = 0x45, throttleNext = 0, autoDlr = null, counter = 0;
 
 function receiver(session) {
   return session.bound === 'bind_transceiver' || session.bound === 'bind_receiver';
 }
 
-function sendDeliver(fields) {
+function deliverOn(session, fields, loseResp) {
+  const pdu = new PDU('deliver_sm', Object.assign({}, fields));
+  session.pending.add(fields);
+  session.send(pdu, (resp) => {
+    if (loseResp) session.muted = true;  // the link dies as the answer arrives: it is never read
+    if (session.muted) return;
+    session.pending.delete(fields);
+    out({ event: 'deliver_sm_resp', command_status: resp.command_status, sequence_number: resp.sequence_number });
+  });
+}
+
+function sendDeliver(fields, loseResp) {
   let sent = 0;
   for (const s of sessions) {
-    if (!receiver(s)) continue;
+    if (!receiver(s) || s.muted) continue;
     sent++;
-    s.deliver_sm(fields, (pdu) => out({ event: 'deliver_sm_resp', command_status: pdu.command_status }));
+    deliverOn(s, fields, loseResp);
   }
+  if (!sent) undelivered.push(fields);
   return sent;
 }
 
@@ -54,19 +75,38 @@ function receipt(id, pdu, stat, form) {
   return fields;
 }
 
-const server = smpp.createServer({}, (session) => {
+const server = smpp.createServer(tls, (session) => {
   sessions.add(session);
-  session.on('close', () => { sessions.delete(session); out({ event: 'closed' }); });
+  session.pending = new Set();
+  session.on('close', () => {
+    sessions.delete(session);
+    undelivered.push(...session.pending);
+    session.pending.clear();
+    out({ event: 'closed' });
+  });
   session.on('error', () => {});
+  // a muted session drops every PDU before the handlers below see it
+  const emit = session.emit;
+  session.emit = function (name, ...args) {
+    if (session.muted && name !== 'close' && name !== 'error') return false;
+    return emit.call(this, name, ...args);
+  };
   for (const kind of ['bind_transceiver', 'bind_transmitter', 'bind_receiver']) {
     session.on(kind, (pdu) => {
       const ok = pdu.password === 'secret';
       session.send(pdu.response({ command_status: ok ? 0 : smpp.ESME_RINVPASWD, system_id: 'NODESMSC' }));
       if (ok) session.bound = kind;
       out({ event: 'bind', type: kind, system_id: pdu.system_id, system_type: pdu.system_type, ok });
+      if (ok && receiver(session) && undelivered.length) {
+        const again = undelivered; undelivered = [];
+        for (const fields of again) {
+          out({ event: 'redeliver', source_addr: fields.source_addr });
+          deliverOn(session, fields);
+        }
+      }
     });
   }
-  session.on('enquire_link', (pdu) => session.send(pdu.response()));
+  session.on('enquire_link', (pdu) => { out({ event: 'enquire_link' }); session.send(pdu.response()); });
   session.on('unbind', (pdu) => { session.send(pdu.response()); session.close(); });
   session.on('deliver_sm_resp', () => {});
   session.on('submit_sm', (pdu) => {
@@ -90,10 +130,11 @@ const server = smpp.createServer({}, (session) => {
     session.send(pdu.response({ message_id: id }));
     if (autoDlr && autoDlr.stat) {
       const fields = receipt(id, pdu, autoDlr.stat, autoDlr.form);
-      setTimeout(() => { if (receiver(session)) session.deliver_sm(fields); else sendDeliver(fields); }, 5);
+      setTimeout(() => { if (receiver(session) && !session.muted) deliverOn(session, fields); else sendDeliver(fields); }, 5);
     }
   });
 });
+server.on('tlsClientError', (err) => out({ event: 'tls_error', message: String(err && err.message) }));
 server.listen(port, '127.0.0.1', () => out({ event: 'ready', port }));
 
 readline.createInterface({ input: process.stdin }).on('line', (line) => {
@@ -103,6 +144,13 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
   else if (c.cmd === 'throttle_next') throttleNext = c.count;
   else if (c.cmd === 'auto_dlr') autoDlr = c.stat ? { stat: c.stat, form: c.form || 'tlv' } : null;
   else if (c.cmd === 'drop_all') { for (const s of sessions) s.socket.destroy(); }
+  else if (c.cmd === 'mute') { for (const s of sessions) s.muted = true; }
+  else if (c.cmd === 'enquire_link') {
+    for (const s of sessions) {
+      if (s.muted) continue;
+      s.enquire_link({}, (resp) => out({ event: 'enquire_link_resp', command_status: resp.command_status }));
+    }
+  }
   else if (c.cmd === 'deliver_sm') {
     const fields = { source_addr: c.source_addr, source_addr_ton: c.source_addr_ton ?? 1, source_addr_npi: 1,
       destination_addr: c.destination_addr, dest_addr_ton: c.dest_addr_ton ?? 1, dest_addr_npi: 1,
@@ -112,7 +160,7 @@ readline.createInterface({ input: process.stdin }).on('line', (line) => {
       'sar_segment_seqnum']) {
       if (c[key] !== undefined && c[key] !== null) fields[key] = c[key];
     }
-    out({ event: 'deliver_sm_sent', sessions: sendDeliver(fields), id: c.id || null });
+    out({ event: 'deliver_sm_sent', sessions: sendDeliver(fields, !!c.lose_resp), id: c.id || null });
   }
   out({ event: 'ack', cmd: c.cmd, id: c.id || null });
 });
