@@ -15,7 +15,7 @@ from hubbub.domain import clock
 from hubbub.domain.conversation_state import Timers, check_timer, due_times
 from hubbub.domain.sids import new_sid
 from hubbub.errors import Conflict, InvalidParameter
-from hubbub.store.schema import configurations, conversations
+from hubbub.store.schema import configurations, conversations, participants
 
 
 @dataclass(frozen=True)
@@ -142,8 +142,13 @@ def do_update_conversation(conn: Connection, scope: Scope, key: str, fields: Con
 
 def do_delete_conversation(conn: Connection, scope: Scope, key: str) -> None:
     current = get_conversation(conn, scope, key)
-    # emitted first, while the conversation's scoped webhooks still exist to receive it
-    emit(conn, scope, "onConversationRemoved", current["sid"], {"conversation": dict(current)})
+    # emitted first, while the conversation's scoped webhooks still exist to receive it; the chat
+    # identities of its participants (deleted with it, without participant events) let a real-time client
+    # that was away learn of the removal when it resumes (realtime/hub.py)
+    identities = list(conn.execute(select(participants.c.identity).where(
+        participants.c.conversation_sid == current["sid"], participants.c.identity.is_not(None))).scalars())
+    emit(conn, scope, "onConversationRemoved", current["sid"],
+         {"conversation": dict(current), "participant_identities": identities})
     conn.execute(delete(conversations).where(conversations.c.sid == current["sid"]))
 
 

@@ -6,7 +6,8 @@
 
 It reconnects by itself (with backoff) after a dropped connection and resumes from the last stream
 position it saw, so no event is missed or repeated. Requests in flight when a connection drops fail with
-`ConnectionError` (they are not retried: the server may or may not have applied them).
+`ConnectionError` (they are not retried: the server may or may not have applied them); requests made while
+it reconnects or catches up wait for the resync (up to `request_timeout`) and are then sent.
 """
 
 from hubbub.client.client import ChatError, RealtimeClient

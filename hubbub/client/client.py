@@ -14,6 +14,7 @@ from typing import Any
 
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.protocol import State
 
 log = logging.getLogger(__name__)
 
@@ -197,15 +198,32 @@ class RealtimeClient:
                 and (conversation is None or f.get("conversation_sid") == conversation)]
 
     # -- requests ----------------------------------------------------------------------------------
+    async def _live(self, deadline: float) -> ClientConnection:
+        """The synced connection, waiting (until `deadline`) while the client reconnects or catches up."""
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.wait_for(self._synced.wait(), max(0.0, deadline - loop.time()))
+            ws = self._ws
+            if ws is not None and ws.state is State.OPEN and not ws.transport.is_closing():
+                return ws
+            if loop.time() >= deadline:
+                raise TimeoutError("not connected")
+            await asyncio.sleep(0.01)  # a dropped connection: _run clears _synced and reconnects
+
     async def _send(self, frame: dict[str, Any]) -> Any:
-        await asyncio.wait_for(self._synced.wait(), self.request_timeout)
-        ws = self._ws
-        if ws is None:
-            raise ConnectionError("not connected")
+        """Send a request; made while the client reconnects or catches up, it waits for the resync."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.request_timeout
         request_id = str(next(self._ids))
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._pending[request_id] = future
-        await ws.send(json.dumps(frame | {"id": request_id}))
+        future: asyncio.Future[Any] = loop.create_future()
+        while True:
+            ws = await self._live(deadline)
+            self._pending[request_id] = future
+            try:
+                await ws.send(json.dumps(frame | {"id": request_id}))
+                break
+            except ConnectionClosed:  # not sent: wait for the next connection
+                self._pending.pop(request_id, None)
         try:
             return await asyncio.wait_for(future, self.request_timeout)
         finally:
@@ -226,11 +244,10 @@ class RealtimeClient:
         now = time.monotonic()
         if now - self._typing_sent.get(conversation, -TYPING_INTERVAL) < TYPING_INTERVAL:
             return
-        await asyncio.wait_for(self._synced.wait(), self.request_timeout)
+        ws = await self._live(asyncio.get_running_loop().time() + self.request_timeout)
         self._typing_sent[conversation] = now
-        if self._ws is not None:
-            with contextlib.suppress(ConnectionClosed):
-                await self._ws.send(json.dumps({"type": "typing", "conversation": conversation}))
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(json.dumps({"type": "typing", "conversation": conversation}))
 
     # conveniences over `request`
     async def list_conversations(self, page_size: int | None = None, page_token: int | None = None) -> Any:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -34,6 +35,7 @@ from hubbub.domain.sids import is_sid
 from hubbub.errors import InvalidParameter, TwilioError
 from hubbub.realtime import render, tokens
 from hubbub.realtime.hub import MAX_REPLAY, Hub, Session
+from hubbub.realtime.output import OutFrame, output_for
 from hubbub.webhooks import pre
 
 log = logging.getLogger(__name__)
@@ -46,15 +48,18 @@ MAX_MESSAGE_ATTRIBUTES = 4 * 1024
 MAX_ATTRIBUTES = 16 * 1024
 CLOSE_TOKEN_EXPIRED = 4401
 CLOSE_PROTOCOL = 4400
+# Frames written straight to uvicorn's transport (output.py); HUBBUB_REALTIME_DIRECT_WRITES=0 sends them
+# through the portable ASGI path instead (a queue and a writer task per connection).
+DIRECT_WRITES = os.environ.get("HUBBUB_REALTIME_DIRECT_WRITES", "1") != "0"
 
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def error_frame(error: TwilioError, request_id: Any = None) -> str:
-    return _dumps({"type": "error", "id": request_id, "code": error.code, "status": error.status,
-                   "message": error.message})
+def error_frame(error: TwilioError, request_id: Any = None) -> OutFrame:
+    return OutFrame.of({"type": "error", "id": request_id, "code": error.code, "status": error.status,
+                        "message": error.message})
 
 
 class Params:
@@ -351,16 +356,16 @@ def _parse(text: str | None) -> dict[str, Any]:
     return frame
 
 
-async def _writer(ws: WebSocket, session: Session) -> None:
-    while True:
-        frame = await session.outbox.get()
-        if frame is None:
-            await ws.close(session.close_code or CLOSE_PROTOCOL)
-            return
-        await ws.send_text(frame)
+class RealtimeEndpoint:
+    """The ASGI endpoint of `/v1/Realtime`. A plain ASGI callable rather than a function so that it gets
+    the server's own `receive` callable, which is how output.py finds the connection's transport."""
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        ws = WebSocket(scope, receive, send)
+        await realtime(ws, receive)
 
 
-async def realtime(ws: WebSocket) -> None:
+async def realtime(ws: WebSocket, raw_receive: Any = None) -> None:
     await ws.accept()
     hub: Hub = ws.app.state.realtime
     db = ws.app.state.hubbub.db
@@ -379,15 +384,15 @@ async def realtime(ws: WebSocket) -> None:
         await _close_quietly(ws, CLOSE_PROTOCOL)
         return
     except TwilioError as exc:
-        await ws.send_text(error_frame(exc))
+        await ws.send_text(error_frame(exc).text)
         await _close_quietly(ws, CLOSE_TOKEN_EXPIRED if exc.status == 401 else CLOSE_PROTOCOL)
         return
-    session = Session(grant.account_sid, grant.service_sid, grant.identity)
+    output = output_for(ws, raw_receive, direct=DIRECT_WRITES)
+    session = Session(grant.account_sid, grant.service_sid, grant.identity, output)
     conn = Connection(ws, hub, db, grant, session)
-    session.send(_dumps({"type": "connected", "v": PROTOCOL_VERSION, "identity": grant.identity,
-                         "service_sid": grant.service_sid, "account_sid": grant.account_sid,
-                         "user": render.user(user), "token_expires": grant.expires}))
-    writer = asyncio.create_task(_writer(ws, session))
+    session.send(OutFrame.of({"type": "connected", "v": PROTOCOL_VERSION, "identity": grant.identity,
+                              "service_sid": grant.service_sid, "account_sid": grant.account_sid,
+                              "user": render.user(user), "token_expires": grant.expires}))
     try:
         try:
             position = await hub.attach(session, members, known_at, resume_from,
@@ -396,33 +401,34 @@ async def realtime(ws: WebSocket) -> None:
         except TwilioError as exc:
             session.send(error_frame(exc))
             session.close(CLOSE_PROTOCOL)
-            await writer
             return
-        session.send(_dumps({"type": "synced", "pos": position}))
+        session.send(OutFrame.of({"type": "synced", "pos": position}))
         conn.schedule_expiry()
         if len(hub.by_user.get(session.user_key, ())) == 1:  # the user's first connection: online
             await db.write(lambda c: actions.do_set_online(c, scope, True))
-        await _read_loop(conn, writer)
+        await _read_loop(conn)
     except WebSocketDisconnect:
         pass
     finally:
         hub.detach(session)
+        if conn.expiry is not None:
+            conn.expiry.cancel()
+        await output.finish()  # the close frame after what was sent, when the server ended the session
         if session.user_key not in hub.by_user:  # its last connection: offline
             try:
                 await db.write(lambda c: actions.do_set_online(c, scope, False))
             except Exception:  # noqa: BLE001 - shutting down
                 log.warning("realtime: could not record %s offline", grant.identity)
-        if conn.expiry is not None:
-            conn.expiry.cancel()
-        writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
 
 
-async def _read_loop(conn: Connection, writer: asyncio.Task[None]) -> None:
+async def _read_loop(conn: Connection) -> None:
+    """Client frames, one at a time, until the client disconnects or the server ends the session
+    (`session.close`: token expired, too slow)."""
     ws, session = conn.ws, conn.session
-    while not writer.done():
-        receive = asyncio.create_task(_receive_text(ws))
-        done, _ = await asyncio.wait({receive, writer}, return_when=asyncio.FIRST_COMPLETED)
+    finished: asyncio.Future[Any] = session.output.finished
+    while not finished.done():
+        receive: asyncio.Future[Any] = asyncio.ensure_future(_receive_text(ws))
+        done, _ = await asyncio.wait({receive, finished}, return_when=asyncio.FIRST_COMPLETED)
         if receive not in done:
             receive.cancel()
             await asyncio.gather(receive, return_exceptions=True)
@@ -438,7 +444,7 @@ async def _read_loop(conn: Connection, writer: asyncio.Task[None]) -> None:
                 if handler is None:
                     raise InvalidParameter(f"Unknown action {str(frame.get('action'))[:64]!r}")
                 result = await handler(conn, Params(frame.get("params")))
-                session.send(_dumps({"type": "reply", "id": request_id, "result": result}))
+                session.send(OutFrame.of({"type": "reply", "id": request_id, "result": result}))
             elif kind == "typing":
                 conn.hub.typing_signal(session, Params(frame).key("conversation"))
             elif kind == "update_token":
@@ -449,9 +455,9 @@ async def _read_loop(conn: Connection, writer: asyncio.Task[None]) -> None:
                                              "A refreshed token must be for the same identity and service")
                 conn.grant = grant
                 conn.schedule_expiry()
-                session.send(_dumps({"type": "token_updated", "id": request_id, "token_expires": grant.expires}))
+                session.send(OutFrame.of({"type": "token_updated", "id": request_id, "token_expires": grant.expires}))
             elif kind == "ping":
-                session.send(_dumps({"type": "pong", "id": request_id}))
+                session.send(OutFrame.of({"type": "pong", "id": request_id}))
             else:
                 raise InvalidParameter(f"Unknown frame type {str(kind)[:64]!r}")
         except TwilioError as exc:
@@ -489,5 +495,5 @@ async def static_file(request: Request) -> Response:
                     headers={"Cache-Control": "no-cache", "X-Content-Type-Options": "nosniff"})
 
 
-routes = [WebSocketRoute("/v1/Realtime", realtime),
+routes = [WebSocketRoute("/v1/Realtime", RealtimeEndpoint()),
           *(Route(path, static_file, methods=["GET"]) for path in _FILES)]

@@ -2,14 +2,17 @@
 
 Every committed change is an `events` row whose `id` is its stream position. A commit listener on the
 database wakes the hub, which reads the new rows in order and hands each client the events it may see:
-those of the conversations its identity is a participant of, and its own user's. Each frame is encoded
-once per event, whatever the number of recipients, and queued per client (a client too slow to drain its
-queue is disconnected; it reconnects and resumes).
+those of the conversations its identity is a participant of, and its own user's. Each event is rendered,
+JSON-encoded and framed once, whatever the number of recipients; each recipient then costs one write of
+the same bytes (output.py). A client too slow to take its frames is disconnected; it reconnects and
+resumes.
 
 Resume: a client connecting with the last position it saw gets everything it missed, in order, then live
 events, with no gap and no duplicate. While it catches up the hub parks the live rows for it; the
 catch-up replays the outbox from its position with the membership the user had at each point of the
-stream (derived from its participant events), then switches it to live delivery in one step.
+stream (derived from its participant events, and from the participant identities a conversationRemoved
+event records, since deleting a conversation deletes its participants without participant events), then
+switches it to live delivery in one step.
 
 PostgreSQL allocates ids before commit, so a row may become visible after a higher id: the hub waits
 (up to GAP_WAIT seconds) for a missing id before moving past it. SQLite commits in id order.
@@ -31,13 +34,13 @@ from hubbub import errors
 from hubbub.actions import realtime as actions
 from hubbub.errors import TwilioError
 from hubbub.realtime import render
+from hubbub.realtime.output import OutFrame, Output
 from hubbub.store.database import Database
 
 log = logging.getLogger(__name__)
 
 BATCH = 1000
 MAX_REPLAY = 10_000  # events a resume may replay; older positions must resynchronise
-MAX_PENDING = 5_000  # frames queued for one client before it is disconnected as too slow
 GAP_WAIT = 1.0
 TYPING_TIMEOUT = 5.0  # typingEnded after this long without a typing signal (Twilio's client default)
 
@@ -47,45 +50,57 @@ MEMBERSHIP_EVENTS = frozenset({"onParticipantAdded", "onParticipantRemoved"})
 
 
 class Session:
-    """One connected client: who it is, what it may see, and its outgoing frame queue."""
+    """One connected client: who it is, what it may see, and where its frames go (output.py)."""
 
-    def __init__(self, account_sid: str, service_sid: str, identity: str) -> None:
+    __slots__ = ("account_sid", "service_sid", "identity", "conversations", "position", "output", "pending",
+                 "held", "too_slow", "close_code")
+
+    def __init__(self, account_sid: str, service_sid: str, identity: str, output: Output) -> None:
         self.account_sid = account_sid
         self.service_sid = service_sid
         self.identity = identity
         self.conversations: set[str] = set()
         self.position = 0
-        self.outbox: asyncio.Queue[str | None] = asyncio.Queue()
+        self.output = output
         self.pending: list[Any] | None = None  # rows parked while catching up
+        self.held: list[OutFrame] | None = None  # frames of one outbox batch, written together
         self.too_slow = False
         self.close_code: int | None = None
 
     def close(self, code: int) -> None:
-        """Send what is queued, then close the connection with `code`."""
+        """Send what is already written or queued, then close the connection with `code`."""
         if self.close_code is None:
             self.close_code = code
-            self.outbox.put_nowait(None)
+            self.output.close(code)
 
     @property
     def user_key(self) -> tuple[str, str]:
         return self.service_sid, self.identity
 
-    def send(self, frame: str) -> None:
+    def send(self, frame: OutFrame) -> None:
+        if self.held is not None:
+            self.held.append(frame)
+            return
         if self.too_slow:
             return
-        if self.outbox.qsize() >= MAX_PENDING:
+        if not self.output.put(frame):
             self.too_slow = True
             self.close(CLOSE_TOO_SLOW)
-            return
-        self.outbox.put_nowait(frame)
 
-    def deliver(self, position: int, frame: str) -> None:
+    def release(self) -> None:
+        """Write the frames held during an outbox batch, in one write."""
+        frames, self.held = self.held, None
+        if frames and not self.too_slow and not self.output.put_many(frames):
+            self.too_slow = True
+            self.close(CLOSE_TOO_SLOW)
+
+    def deliver(self, position: int, frame: OutFrame) -> None:
         if position > self.position:
             self.position = position
             self.send(frame)
 
 
-def event_frame(row: Any, data: dict[str, Any], payload: dict[str, Any]) -> str | None:
+def event_frame(row: Any, data: dict[str, Any], payload: dict[str, Any]) -> OutFrame | None:
     spec = render.EVENTS.get(row.type)
     if spec is None:
         return None
@@ -93,9 +108,9 @@ def event_frame(row: Any, data: dict[str, Any], payload: dict[str, Any]) -> str 
     body = data.get(key)
     if body is None:
         return None
-    return orjson.dumps({"type": "event", "pos": row.id, "event": name, "conversation_sid": row.conversation_sid,
-                         "source": payload.get("source"), "client_identity": payload.get("client_identity"),
-                         "data": {key: renderer(body)}}).decode()
+    return OutFrame.of({"type": "event", "pos": row.id, "event": name, "conversation_sid": row.conversation_sid,
+                        "source": payload.get("source"), "client_identity": payload.get("client_identity"),
+                        "data": {key: renderer(body)}})
 
 
 def _decode(row: Any) -> tuple[dict[str, Any], dict[str, Any]]:
@@ -111,8 +126,16 @@ def _subject(row: Any, data: dict[str, Any]) -> tuple[str | None, str | None]:
     return thing.get("chat_service_sid"), thing.get("identity")
 
 
+def _was_member(data: dict[str, Any], me: tuple[str, str]) -> bool:
+    """Whether `me` was a participant of a conversation when it was deleted (the identities are recorded
+    in the onConversationRemoved event: actions/conversations.py)."""
+    conversation = data.get("conversation")
+    return isinstance(conversation, dict) and conversation.get("chat_service_sid") == me[0] \
+        and me[1] in (data.get("participant_identities") or ())
+
+
 def replay(rows: list[Any], session: Session, members: set[str], known_at: int, deliver_after: int
-           ) -> tuple[set[str], list[tuple[int, str]]]:
+           ) -> tuple[set[str], list[tuple[int, OutFrame]]]:
     """Walk `rows` (in stream order) as `session` would have seen them live.
 
     `members` is the identity's membership as of position `known_at`; the walk first undoes the identity's
@@ -123,12 +146,16 @@ def replay(rows: list[Any], session: Session, members: set[str], known_at: int, 
     me = session.user_key
     members = set(members)
     for row, _, data in reversed(decoded):
-        if row.id <= known_at and row.type in MEMBERSHIP_EVENTS and _subject(row, data) == me:
+        if row.id > known_at:
+            continue
+        if row.type in MEMBERSHIP_EVENTS and _subject(row, data) == me:
             if row.type == "onParticipantAdded":
                 members.discard(row.conversation_sid)
             else:
                 members.add(row.conversation_sid)
-    frames: list[tuple[int, str]] = []
+        elif row.type == "onConversationRemoved" and _was_member(data, me):
+            members.add(row.conversation_sid)
+    frames: list[tuple[int, OutFrame]] = []
     for row, payload, data in decoded:
         visible = False
         if row.conversation_sid:
@@ -160,6 +187,7 @@ class Hub:
         self._task: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._gap: tuple[int, float] | None = None
+        self._holding: list[Session] | None = None  # sessions with frames held in this batch
 
     # -- lifecycle ---------------------------------------------------------------------------------
     async def start(self) -> None:
@@ -199,13 +227,21 @@ class Hub:
         while True:
             rows = await self.db.read(lambda conn: actions.events_after(conn, self.position, BATCH))
             taken = 0
-            for row in rows:
-                if row.id != self.position + 1 and not self._gap_expired(self.position + 1):
-                    self._retry_soon()
-                    break
-                self._gap = None
-                self._dispatch(row)
-                taken += 1
+            # several events at once (a group commit, or the hub catching up after a stall): each client
+            # gets its frames of the batch in one write instead of one write per frame
+            self._holding = [] if len(rows) > 1 else None
+            try:
+                for row in rows:
+                    if row.id != self.position + 1 and not self._gap_expired(self.position + 1):
+                        self._retry_soon()
+                        break
+                    self._gap = None
+                    self._dispatch(row)
+                    taken += 1
+            finally:
+                holding, self._holding = self._holding, None
+                for session in holding or ():
+                    session.release()
             if taken:
                 self._advanced.set()
                 self._advanced = asyncio.Event()
@@ -236,18 +272,15 @@ class Hub:
             return
         conversation = row.conversation_sid
         if conversation is None:  # a user's event: to the user, and (reachability) its conversations
-            for session in self.by_user.get(_subject(row, data), ()):  # type: ignore[arg-type]
-                session.deliver(row.id, frame)
+            self._fan_out(self.by_user.get(_subject(row, data), ()), row.id, frame)  # type: ignore[arg-type]
             for shared in data.get("conversations") or ():
-                for session in self.by_conversation.get(shared, ()):
-                    session.deliver(row.id, frame)
+                self._fan_out(self.by_conversation.get(shared, ()), row.id, frame)
             return
         if row.type == "onParticipantAdded":
             for session in self.by_user.get(_subject(row, data), ()):  # type: ignore[arg-type]
                 self._join(session, conversation)
         targets = list(self.by_conversation.get(conversation, ()))
-        for session in targets:
-            session.deliver(row.id, frame)
+        self._fan_out(targets, row.id, frame)
         if row.type == "onParticipantRemoved":
             for session in list(self.by_user.get(_subject(row, data), ())):  # type: ignore[arg-type]
                 self._leave(session, conversation)
@@ -260,6 +293,19 @@ class Hub:
             if handle is not None:
                 handle.cancel()
                 self._typing_ended(conversation, author, None)
+
+    def _fan_out(self, sessions: Any, position: int, frame: OutFrame) -> None:
+        """`frame` to each of `sessions` that has not had `position` yet: the same bytes for all."""
+        holding = self._holding
+        if holding is None:
+            for session in sessions:
+                session.deliver(position, frame)
+            return
+        for session in sessions:
+            if session.held is None:
+                session.held = []
+                holding.append(session)
+            session.deliver(position, frame)
 
     def _join(self, session: Session, conversation: str) -> None:
         session.conversations.add(conversation)
@@ -344,8 +390,8 @@ class Hub:
             self._typing_frame("typingEnded", conversation, identity)
 
     def _typing_frame(self, name: str, conversation: str, identity: str) -> None:
-        frame = orjson.dumps({"type": "typing", "event": name, "conversation_sid": conversation,
-                              "identity": identity}).decode()
+        frame = OutFrame.of({"type": "typing", "event": name, "conversation_sid": conversation,
+                             "identity": identity})
         for session in self.by_conversation.get(conversation, ()):
             if session.identity != identity:
                 session.send(frame)

@@ -78,11 +78,19 @@ console.log("step: REST message live");
 const received = [];
 b.on("messageAdded", (m) => received.push(m.body));
 b.dropConnection();
+// A request made while the client is away (or catching up) waits for the resync instead of failing.
+const sentAway = b.sendMessage(conversation.sid, "sent while away");
+const awayArrived = waitFor(b, "messageAdded", (m) => m.body === "sent while away", 15000);
 for (let i = 0; i < 5; i++) await restMessage(conversation.sid, `missed ${i}`);
 await waitFor(b, "messageAdded", (m) => m.body === "missed 4", 15000).catch(() => null);
 if (!received.includes("missed 4")) await new Promise((r) => setTimeout(r, 2000));
-check(JSON.stringify(received) === JSON.stringify(["missed 0", "missed 1", "missed 2", "missed 3", "missed 4"]),
+const away = await sentAway;
+check(away.body === "sent while away" && away.author === b.identity, "request queued during resume was sent");
+await awayArrived;
+const missed = received.filter((body) => body.startsWith("missed"));
+check(JSON.stringify(missed) === JSON.stringify(["missed 0", "missed 1", "missed 2", "missed 3", "missed 4"]),
       `resumed in order: ${JSON.stringify(received)}`);
+check(received.length === 6 && received.includes("sent while away"), `each once: ${JSON.stringify(received)}`);
 check(b.connections === 2 && states.includes("connecting"), "reconnected");
 // Missed events are replayed before the server's "synced" frame; requests wait for the live state.
 if (b.connectionState !== "connected") await waitFor(b, "connectionStateChanged", (s) => s === "connected");

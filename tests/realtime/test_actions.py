@@ -231,3 +231,28 @@ def test_list_conversations_is_ordered_by_activity_and_paginated(server: Server,
         await client.close()
 
     run(scenario())
+
+
+def test_rest_conversation_without_participants_reaches_its_participants_once_added(
+        server: Server, mint: Mint, ident: Any) -> None:
+    """As on Twilio, clients only see the conversations they participate in: a conversation created over
+    REST with no participants is announced to nobody; a user added later learns of it from its own
+    participantJoined (the SDKs' conversationJoined) and gets its events from then on."""
+    async def scenario() -> None:
+        ivy = await connect(server, mint(ident("ivy")))
+        rest = server.client().conversations.v1  # type: ignore[attr-defined]
+        conv = rest.conversations.create(friendly_name="REST only")
+        rest.conversations(conv.sid).messages.create(author="system", body="before anyone")
+        rest.conversations(conv.sid).participants.create(identity=ivy.identity)
+        joined = await ivy.wait_for(_is("participantJoined", conv.sid, identity=ivy.identity))
+        assert joined["source"] == "API"
+        rest.conversations(conv.sid).messages.create(author="system", body="welcome")
+        await ivy.wait_for(_is("messageAdded", conv.sid, body="welcome"))
+        assert [e["event"] for e in ivy.received if e.get("conversation_sid") == conv.sid] == [
+            "participantJoined", "messageAdded"]  # no conversationAdded, nothing from before the join
+        listed = await ivy.list_conversations()
+        mine = next(c for c in listed["conversations"] if c["sid"] == conv.sid)
+        assert mine["last_message"]["body"] == "welcome"
+        await ivy.close()
+
+    run(scenario())

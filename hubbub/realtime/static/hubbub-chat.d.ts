@@ -87,6 +87,8 @@ export declare class Client {
   on<E extends keyof ClientEvents>(event: E, handler: ClientEvents[E]): this;
   on(event: "*", handler: (...args: unknown[]) => void): this;
   off<E extends keyof ClientEvents>(event: E, handler: ClientEvents[E]): this;
+  /** Any action. Made while the client reconnects or catches up, it is queued and sent once synced
+   *  (rejected after requestTimeout, or at once when access is denied or the client shut down). */
   request(action: string, params?: Record<string, unknown>): Promise<any>;
   updateToken(token: string): Promise<void>;
   typing(conversation: string): void;

@@ -7,7 +7,8 @@
 //   await client.sendMessage("CH…", "hello");
 //
 // It reconnects by itself (backoff with jitter) and resumes from the last stream position it saw, so
-// events are neither missed nor repeated. Typing signals are throttled to one per 5 s per conversation
+// events are neither missed nor repeated. Requests made while it reconnects or catches up are queued and
+// sent once it is synced (they fail after requestTimeout, or at once if access is denied). Typing signals are throttled to one per 5 s per conversation
 // and read-horizon reports are batched (default every 10 s), as Twilio's SDKs do.
 
 export const PROTOCOL_VERSION = 1;
@@ -62,6 +63,7 @@ export class Client {
     this._closing = false;
     this._backoff = this.minBackoff;
     this._synced = null;
+    this._queued = []; // requests made while (re)connecting: sent once the connection is synced
     this._typingSent = new Map();
     this._reads = new Map();
     this._readTimer = null;
@@ -142,6 +144,7 @@ export class Client {
         this._setState("denied");
         if (refusal && refusal.code === 20104) this._emit("tokenExpired");
         this._emit("connectionError", { terminal: true, message: refusal?.message, errorCode: refusal?.code });
+        this._rejectQueued(refusal || new Error("connection refused"));
         if (this._firstConnect) {
           this._firstConnect.reject(refusal || new Error("connection refused"));
           this._firstConnect = null;
@@ -169,6 +172,7 @@ export class Client {
     this._flushReads();
     for (const t of this._expiryTimers) clearTimeout(t);
     if (this._ws) this._ws.close(1000);
+    this._rejectQueued(new Error("client shut down"));
     this._setState("disconnected");
   }
 
@@ -197,6 +201,8 @@ export class Client {
         this.position = Math.max(this.position ?? 0, frame.pos);
         this._backoff = this.minBackoff;
         this._everSynced = true;
+        // requests queued while away go out first, before anything a state handler sends
+        this._flushQueued(true);
         this._setState("connected");
         if (this._firstConnect) {
           this._firstConnect.resolve(this);
@@ -249,21 +255,48 @@ export class Client {
   }
 
   // -- requests --------------------------------------------------------------------------------------
-  _send(frame) {
+  _live() {
     const ws = this._ws;
-    if (!ws || this.connectionState !== "connected") return Promise.reject(new Error("not connected"));
-    const id = String(this._nextId++);
+    return ws && ws.readyState === 1 && this.connectionState === "connected" ? ws : null;
+  }
+
+  /** Send a request frame; while (re)connecting or catching up, queue it until the server's "synced". */
+  _send(frame) {
+    if (this._closing) return Promise.reject(new Error("client shut down"));
+    if (this.connectionState === "denied") return Promise.reject(new Error("not connected (access denied)"));
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this._pending.delete(id);
+      const entry = { frame, resolve, reject, timer: null };
+      entry.timer = setTimeout(() => {
+        this._queued = this._queued.filter((e) => e !== entry);
+        if (entry.id !== undefined) this._pending.delete(entry.id);
         reject(new Error("request timed out"));
       }, this.requestTimeout);
-      this._pending.set(id, {
-        resolve: (v) => { clearTimeout(timer); resolve(v); },
-        reject: (e) => { clearTimeout(timer); reject(e); },
-      });
-      ws.send(JSON.stringify({ ...frame, id }));
+      entry.resolve = (v) => { clearTimeout(entry.timer); resolve(v); };
+      entry.reject = (e) => { clearTimeout(entry.timer); reject(e); };
+      const ws = this._live();
+      if (ws) this._transmit(ws, entry);
+      else this._queued.push(entry);
     });
+  }
+
+  _transmit(ws, entry) {
+    entry.id = String(this._nextId++);
+    this._pending.set(entry.id, entry);
+    ws.send(JSON.stringify({ ...entry.frame, id: entry.id }));
+  }
+
+  _flushQueued(synced = false) {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== 1 || !(synced || this.connectionState === "connected")) return;
+    const queued = this._queued;
+    this._queued = [];
+    for (const entry of queued) this._transmit(ws, entry);
+  }
+
+  _rejectQueued(error) {
+    const queued = this._queued;
+    this._queued = [];
+    for (const entry of queued) entry.reject(error);
   }
 
   /** Any action of the protocol; resolves with its result, rejects with ChatError. */
@@ -282,9 +315,10 @@ export class Client {
   typing(conversation) {
     const now = Date.now();
     if (now - (this._typingSent.get(conversation) || 0) < this.typingInterval) return;
-    if (!this._ws || this.connectionState !== "connected") return;
+    const ws = this._live();
+    if (!ws) return; // typing is ephemeral: not queued across a reconnect
     this._typingSent.set(conversation, now);
-    this._ws.send(JSON.stringify({ type: "typing", conversation }));
+    ws.send(JSON.stringify({ type: "typing", conversation }));
   }
 
   listConversations(options = {}) {
