@@ -2,8 +2,8 @@
 
 One route of the same shape as the real one (`POST /v1/Conversations/{ConversationSid}/Messages`),
 routed by `HubbubApp` as the real server routes it, and served by uvicorn with the same settings as
-`hubbub serve` (one process; uvloop and httptools when installed, as uvicorn's "auto" picks them). Per request it does what the real endpoint does outside
-the database:
+`hubbub serve` (one process; uvloop and httptools when installed, as uvicorn's "auto" picks them).
+Per request it does what the real endpoint does outside the database:
 
 * HTTP Basic credentials parsed by `hubbub.api.auth.parse_basic` and compared with `hmac.compare_digest`
   (the real server's cache hit path; no look-up),
@@ -33,12 +33,12 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from hubbub.actions.common import Scope
-from hubbub.app import HubbubApp
 from hubbub.actions.messages import check_create_message, delivery_summary
 from hubbub.api import representations as rep
 from hubbub.api.auth import parse_basic
 from hubbub.api.http import Call, base_url, error_response, header, header_map, json_response, read_form
 from hubbub.api.messages import message_fields
+from hubbub.app import HubbubApp
 from hubbub.domain import clock
 from hubbub.domain.sids import new_sid
 from hubbub.errors import AuthenticationFailed, TwilioError

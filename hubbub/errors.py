@@ -112,6 +112,7 @@ TOKEN_TTL_TOO_LONG = 20157
 PERMISSION_DENIED = 50107
 NOT_A_PARTICIPANT = 50430
 RESYNC_REQUIRED = 50072
+BODY_TOO_LONG = 50504  # Twilio's "Message body parameter is too long" (Chat and Conversations share codes)
 # Media (Twilio's Chat/Conversations media codes; MEDIA_EMPTY and MEDIA_ATTACHED are Hubbub's own).
 MEDIA_NOT_FOUND = 50507
 MEDIA_ALREADY_ATTACHED = 50508

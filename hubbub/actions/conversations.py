@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -152,7 +153,7 @@ def do_delete_conversation(conn: Connection, scope: Scope, key: str) -> None:
     conn.execute(delete(conversations).where(conversations.c.sid == current["sid"]))
 
 
-def reactivate_if_inactive(conn: Connection, scope: Scope, conversation: RowMapping) -> None:
+def reactivate_if_inactive(conn: Connection, scope: Scope, conversation: Mapping[str, Any] | RowMapping) -> None:
     """A new message or participant moves an inactive conversation back to active."""
     if conversation["state"] != "inactive":
         return

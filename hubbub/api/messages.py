@@ -14,7 +14,7 @@ from hubbub.api import representations as rep
 from hubbub.api.forms import Form
 from hubbub.api.http import Call, json_response
 from hubbub.api.pagination import PageRequest, envelope
-from hubbub.errors import MEDIA_SID_INVALID, InvalidParameter
+from hubbub.errors import BODY_TOO_LONG, MEDIA_SID_INVALID, InvalidParameter
 from hubbub.store.schema import messages, receipts
 from hubbub.webhooks import pre
 
@@ -25,7 +25,7 @@ MAX_ATTRIBUTES = 4 * 1024
 def message_fields(form: Form, *, update: bool) -> actions.MessageFields:
     body = form.str("Body")
     if body is not None and len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-        raise InvalidParameter(f"Invalid Body: larger than {MAX_BODY_BYTES} bytes", code=50511)
+        raise InvalidParameter(f"Invalid Body: larger than {MAX_BODY_BYTES} bytes", code=BODY_TOO_LONG)
     media: tuple[str, ...] = ()
     if not update:
         sids = form.list("MediaSid", max_items=10) or []

@@ -62,8 +62,9 @@ class MediaStore:
             batch = await self.db.read(actions.trashed)
             if not batch:
                 return removed
-            await asyncio.to_thread(lambda: [self.files.remove(sid) for _, sid in batch])
-            await self.db.write(lambda conn: actions.do_forget_trash(conn, [i for i, _ in batch]))
+            await asyncio.to_thread(self.files.remove_all, [sid for _, sid in batch])
+            ids = [i for i, _ in batch]
+            await self.db.write(lambda conn, ids=ids: actions.do_forget_trash(conn, ids))  # type: ignore[misc]
             removed += len(batch)
 
     async def _sweeper(self) -> None:

@@ -139,6 +139,10 @@ class MediaFiles:
         except FileNotFoundError:
             pass
 
+    def remove_all(self, sids: list[str]) -> None:
+        for sid in sids:
+            self.remove(sid)
+
 
 def _write(handle: BinaryIO, digest: hashlib._Hash, data: bytes) -> None:
     digest.update(data)  # hashlib releases the GIL on large buffers

@@ -105,7 +105,7 @@ class Params:
     def body(self) -> str | None:
         value = self.text("body", max_len=MAX_FRAME)
         if value is not None and len(value.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
-            raise InvalidParameter(f"Invalid body: larger than {MAX_BODY_BYTES} bytes", code=50511)
+            raise InvalidParameter(f"Invalid body: larger than {MAX_BODY_BYTES} bytes", code=errors.BODY_TOO_LONG)
         return value
 
     def attributes(self, max_bytes: int) -> str | None:

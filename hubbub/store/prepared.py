@@ -32,7 +32,8 @@ class Prepared:
         found = self._by_dialect.get(dialect.name)
         if found is None:
             compiled = self._stmt.compile(dialect=_SQLITE_NAMED if dialect.name == "sqlite" else dialect)
-            order = tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None
+            positional = getattr(compiled, "positional", False)
+            order = tuple(compiled.positiontup) if positional and compiled.positiontup else None
             # Literals in the statement (`state != 'closed'`, `+ 1`) became bound parameters with values.
             constants = {k: v for k, v in compiled.params.items() if v is not None}
             found = (compiled.string, order, constants)

@@ -185,8 +185,8 @@ SMS_UPDATE: list[tuple[str, dict[str, str], int]] = [
 ]
 
 MESSAGE_FIELDS: list[tuple[str, dict[str, str], int]] = [
-    ("body over 32 KiB", {"Body": "x" * (32 * 1024 + 1)}, 50511),
-    ("body over 32 KiB in bytes", {"Body": "€" * 11000}, 50511),
+    ("body over 32 KiB", {"Body": "x" * (32 * 1024 + 1)}, 50504),
+    ("body over 32 KiB in bytes", {"Body": "€" * 11000}, 50504),
     ("non-JSON attributes", {"Body": "b", "Attributes": "nope"}, 50006),
     ("attributes over 4 KiB", {"Body": "b", "Attributes": json.dumps(["x" * 4100])}, 50006),
     ("bad DateCreated", {"Body": "b", "DateCreated": "2020-01-01T25:00:00Z"}, 20001),
@@ -276,7 +276,7 @@ def test_garbage_through_the_sdk(server: Any, client: Any, world: World, unchang
         v1.conversations(world.conv).participants.create(
             messaging_binding_address="call me", messaging_binding_proxy_address="+14155550101"
         )
-    with twilio_error(400, 50511):
+    with twilio_error(400, 50504):
         v1.conversations(world.conv).messages(world.msg).update(body="y" * 40000)
     with twilio_error(400, 50379):
         v1.configuration().update(default_inactive_timer="forever")

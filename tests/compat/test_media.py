@@ -214,7 +214,7 @@ def test_size_limit(ms: MediaServer) -> None:
     rows, files = ms.media_rows(), len(ms.files())
     too_big = b"x" * (MAX_BYTES + 1)
     assert_error_body(ms.upload(too_big), 413, 50512)  # refused from Content-Length, before the body
-    chunked = ms.upload((too_big[i:i + 65536] for i in range(0, len(too_big), 65536)))  # type: ignore[arg-type]
+    chunked = ms.upload(too_big[i:i + 65536] for i in range(0, len(too_big), 65536))  # type: ignore[arg-type]
     assert_error_body(chunked, 413, 50512)  # refused while streaming
     assert ms.media_rows() == rows and len(ms.files()) == files
     exactly = ms.uploaded(b"y" * MAX_BYTES, "application/octet-stream")

@@ -179,7 +179,7 @@ def test_join_and_service_roles(server: Server, mint: Mint, ident: Any, service_
 @pytest.mark.parametrize("action, params, code", [
     ("send_message", {"body": None}, 50003),
     ("send_message", {"body": "x", "attributes": "{not json"}, 50006),
-    ("send_message", {"body": "x" * (33 * 1024)}, 50511),
+    ("send_message", {"body": "x" * (33 * 1024)}, 50504),
     ("send_message", {"body": "x", "media_sids": ["nope"]}, 20001),
     ("create_conversation", {"friendly_name": "x" * 300}, 20001),
     ("update_message", {"message": "IMnope"}, 20001),
