@@ -4,11 +4,15 @@ versus off, in the same run.
 
     .venv/bin/python bench/bench_webhooks.py [--rate 1000] [--duration 10] [--conversations 20]
         [--throughput-duration 10] [--connections 32] [--postgres-url postgresql://…] [--no-pin]
+        [--sender process|inline] [--sender-cpus 1]
 
 1. A receiver (uvicorn + uvloop + httptools, a bare ASGI app that records the `MessageSid` and the arrival
    time of each request, answers 200 and checks a sample of signatures with twilio's RequestValidator)
-   and `hubbub serve` on a fresh SQLite database (or PostgreSQL with --postgres-url). Hubbub is pinned
-   to CPU 0, the receiver and the load generators to CPU 1.
+   and `hubbub serve` on a fresh SQLite database (or PostgreSQL with --postgres-url). The server process
+   (the API, its database writer and readers) is pinned to CPU 0; the receiver and the load generators to
+   CPU 1; the server's webhook sender process (HUBBUB_WEBHOOK_SENDER=process, the default) to CPU 1 too,
+   through HUBBUB_WEBHOOK_SENDER_CPUS=1 (`--sender-cpus`). `--sender inline` sends from the server
+   process instead (all on CPU 0, as before the sender process existed).
 2. The default service's post-action webhook points at the receiver for `onMessageAdded`.
 3. Steady load: `--rate` message creates per second, open loop (request i is due at t0 + i/rate), round
    robin over `--conversations` conversations, each with `X-Twilio-Webhook-Enabled: true`, for
@@ -19,7 +23,10 @@ versus off, in the same run.
    is system-wide on Linux, so the two processes' timestamps compare.
 4. Throughput: wrk, closed loop (`--connections`), the same create request without the header
    (webhooks off: nothing is queued) and with it (webhooks on: every create queues a delivery that is
-   sent during the run), `--throughput-duration` seconds each; then the backlog is drained.
+   sent during the run), `--throughput-duration` seconds each; then the backlog is drained. Per run:
+   the server process's CPU per create (all threads, and split by thread: the event loop is the main
+   thread, the busiest other one is the database writer, then the readers) and the sender process's
+   CPU per delivery.
 
 Targets (issue): ≥ 1,000 deliveries/s, p99 < 100 ms from commit, create throughput with webhooks on ≥ 70 %
 of off. Exit status 0 when every created message was delivered.
@@ -261,6 +268,31 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def thread_cpu_seconds(pid: int) -> dict[int, float]:
+    """CPU time so far of each thread of a process (the main thread's id is the process id)."""
+    out: dict[int, float] = {}
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        out[int(stat.parent.name)] = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return out
+
+
+def sender_cpu_seconds(server_pid: int) -> float:
+    """CPU time so far of the server's child processes (the webhook sender, HUBBUB_WEBHOOK_SENDER=process)."""
+    total = 0.0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == server_pid:
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
+
+
 def commit_to_answer(database_url: str, message_sids: set[str]) -> list[float]:
     """Per delivery of these messages: its first attempt's answer time minus the time the delivery was written
     (in the create's transaction, just before its commit), from the delivery log, in ms."""
@@ -323,11 +355,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=32, help="wrk connections (throughput phase)")
     parser.add_argument("--rounds", type=int, default=3, help="throughput runs of each kind, interleaved")
     parser.add_argument("--postgres-url", help="bench PostgreSQL instead of SQLite (uses database hubbub_bench_wh)")
+    parser.add_argument("--sender", choices=("process", "inline"), default="process",
+                        help="HUBBUB_WEBHOOK_SENDER of the server (default: process, as `hubbub serve`)")
+    parser.add_argument("--sender-cpus", default="1", help="HUBBUB_WEBHOOK_SENDER_CPUS when pinning (default 1: "
+                        "the second core, shared with the receiver and the load generators)")
     parser.add_argument("--no-pin", dest="pin", action="store_false")
     parser.add_argument("--python", default=str(DEFAULT_PYTHON if DEFAULT_PYTHON.exists() else sys.executable))
     parser.add_argument("--keep", action="store_true", help="keep the work directory")
     parser.add_argument("--profile", metavar="FILE", help="py-spy (raw format, --gil) of the server during the "
                         "webhooks-on throughput run; read it with bench/pyspy_summary.py")
+    parser.add_argument("--profile-args", default="--threads --gil",
+                        help="py-spy options for --profile (default: --threads --gil)")
     args = parser.parse_args(argv)
     if args.receiver:
         run_receiver(int(args.receiver[0]), args.receiver[1])
@@ -365,7 +403,12 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
         database_url = args.postgres_url.rsplit("/", 1)[0] + "/hubbub_bench_wh"
     else:
         database_url = f"sqlite:///{workdir / 'bench.db'}"
-    env = dict(os.environ, HUBBUB_ACCOUNT_SID=account, HUBBUB_AUTH_TOKEN=token, HUBBUB_LOG_LEVEL="warning")
+    env = dict(os.environ, HUBBUB_ACCOUNT_SID=account, HUBBUB_AUTH_TOKEN=token, HUBBUB_LOG_LEVEL="warning",
+               HUBBUB_WEBHOOK_SENDER=args.sender)
+    if args.pin and args.sender == "process":
+        env["HUBBUB_WEBHOOK_SENDER_CPUS"] = args.sender_cpus
+    print(f"    webhook sender: {args.sender}" + (f", HUBBUB_WEBHOOK_SENDER_CPUS={args.sender_cpus}"
+                                                  if "HUBBUB_WEBHOOK_SENDER_CPUS" in env else ""), flush=True)
     log = workdir / "server.log"
     cmd = [*pin(args, "0"), args.python, "-m", "hubbub", "serve", "--port", str(server_port),
            "--database-url", database_url]
@@ -400,7 +443,7 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
 
     print(f"== steady load: {args.rate:.0f} creates/s for {args.duration:.0f}s over {len(conversations)} "
           f"conversations, one post-action webhook each ==", flush=True)
-    cpu0 = cpu_seconds(server.pid)
+    cpu0, sender0 = cpu_seconds(server.pid), sender_cpu_seconds(server.pid)
     results = runner(open_loop(server_port, api.auth, conversations, args.rate, args.duration,
                                args.load_connections))
     created = {sid: (sent, answered) for sid, sent, answered, st in results if st == 201}
@@ -409,6 +452,7 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
     last_answer = max(r[2] for r in results)
     stats, drain = wait_arrivals(receiver_port, len(created), 120)
     steady_cpu = cpu_seconds(server.pid) - cpu0
+    steady_sender = sender_cpu_seconds(server.pid) - sender0
     arrivals: dict[str, float] = {}
     for sid, at in stats["arrivals"]:
         arrivals.setdefault(sid, at)
@@ -420,7 +464,9 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
     create_rate = len(created) / (last_answer - first_sent)
     delivery_rate = len(times) / delivery_window
     print(f"creates: {len(created)} ok, {failures} failed, {create_rate:,.1f}/s achieved; server CPU "
-          f"{steady_cpu * 1000 / max(1, len(created)):.3f} ms per create + delivery")
+          f"{steady_cpu * 1000 / max(1, len(created)):.3f} ms per create + delivery"
+          + (f", sender process CPU {steady_sender * 1000 / max(1, len(created)):.3f} ms per delivery"
+             if args.sender == "process" else ""))
     print(f"deliveries: {len(times)} of {len(created)} arrived ({len(missing)} missing), "
           f"{delivery_rate:,.1f}/s from first to last arrival, all in {drain:.1f}s after the load ended; "
           f"signatures checked: {stats['valid']} valid, {stats['invalid']} invalid")
@@ -446,10 +492,11 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
             reset.request("GET", "/__reset")
             reset.getresponse().read()
             before = message_total(api, conversations)
-            cpu0 = cpu_seconds(server.pid)
+            cpu0, sender0 = cpu_seconds(server.pid), sender_cpu_seconds(server.pid)
+            threads0 = thread_cpu_seconds(server.pid)
             if args.profile and webhooks and round_no == args.rounds - 1:
                 profiler = spawn([str(Path(args.python).parent / "py-spy"), "record", "--pid", str(server.pid),
-                                  "--format", "raw", "--threads", "--gil", "-d",
+                                  "--format", "raw", *args.profile_args.split(), "-d",
                                   str(max(1, round(args.throughput_duration) - 1)), "-o", args.profile],
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             rate, errors, _ = wrk(args, api, conversations, args.throughput_duration, webhooks, workdir)
@@ -464,6 +511,15 @@ def run(args: argparse.Namespace, workdir: Path, account: str, token: str) -> in
                 on_missing += max(0, made - arrived)
                 drain_note = f", {arrived} deliveries arrived (the last {drain_s:.1f}s after the load ended)"
             cpu_ms = (cpu_seconds(server.pid) - cpu0) * 1000 / max(1, made)
+            sender_ms = (sender_cpu_seconds(server.pid) - sender0) * 1000 / max(1, made)
+            threads1 = thread_cpu_seconds(server.pid)
+            per_thread = sorted(((threads1[t] - threads0.get(t, 0.0)) * 1000 / max(1, made), t) for t in threads1)
+            main_ms = next(ms for ms, t in per_thread if t == server.pid)
+            others = [ms for ms, t in reversed(per_thread) if t != server.pid and ms >= 0.005]
+            drain_note += (f"; by thread: event loop {main_ms:.3f} ms, others "
+                           + ", ".join(f"{ms:.3f}" for ms in others) + " ms")
+            if webhooks and args.sender == "process":
+                drain_note += f"; sender process CPU {sender_ms:.3f} ms per delivery"
             runs[webhooks].append((rate, cpu_ms))
             print(f"  webhooks {'on ' if webhooks else 'off'}: {rate:9,.1f} creates/s, {errors} non-2xx, "
                   f"server CPU {cpu_ms:.3f} ms per create{' + delivery' if webhooks else ''}{drain_note}",

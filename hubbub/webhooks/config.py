@@ -71,6 +71,12 @@ class WebhookSettings:
     studio_flow_url: str | None = field(default_factory=lambda: os.environ.get("HUBBUB_STUDIO_FLOW_URL") or None)
     # Off: this process records deliveries but does not send them (another process does).
     dispatch: bool = field(default_factory=lambda: _flag("HUBBUB_WEBHOOK_DISPATCH", True))
+    # Where post-action requests are sent from: `process`, a child process that `hubbub serve` starts and
+    # restarts (the API's event loop keeps only the database work of a delivery), or `inline`, the server
+    # process itself (one process; what an injected httpx transport uses).
+    sender: str = field(default_factory=lambda: _env("HUBBUB_WEBHOOK_SENDER", "process").strip().lower())
+    # CPUs the sender process runs on (`1`, `2-3`, `0,2`); unset: wherever the server may run.
+    sender_cpus: str | None = field(default_factory=lambda: os.environ.get("HUBBUB_WEBHOOK_SENDER_CPUS") or None)
     # On: the test clock endpoint `/hubbub/v1/Testing/Clock` exists. Never in production.
     testing: bool = field(default_factory=lambda: _flag("HUBBUB_TESTING", False))
 
@@ -79,5 +85,11 @@ class WebhookSettings:
             raise ValueError("webhook timeouts must be positive")
         if self.concurrency < 1:
             raise ValueError("HUBBUB_WEBHOOK_CONCURRENCY must be at least 1")
+        if self.sender not in ("process", "inline"):
+            raise ValueError("HUBBUB_WEBHOOK_SENDER must be 'process' or 'inline'")
+        if self.sender_cpus is not None:
+            from hubbub.webhooks.sender import parse_cpus
+
+            parse_cpus(self.sender_cpus)
         if self.lease < 1:
             raise ValueError("HUBBUB_WEBHOOK_LEASE must be at least 1s")

@@ -9,9 +9,15 @@ within the timeout) is retried on the configured schedule; after the last retry 
 `failed`, from where the API or `hubbub webhooks replay` can queue it again. Retries that fall due,
 replays and deliveries nobody has in hand are claimed from the table.
 
+Where the requests are made: by default in a child process (`hubbub/webhooks/sender.py`,
+`HUBBUB_WEBHOOK_SENDER=process`) that this dispatcher starts, feeds and restarts, so the API's event loop
+pays only for the database side of a delivery; with `inline` (or an injected httpx transport) in this
+process. Either way this process keeps all the database work, the retry schedule and the test clock.
+
 Ordering: the first attempts of one conversation's deliveries to one URL go out one after another in
-commit order (a lane per conversation and URL); retries do not hold a lane up. Deliveries not bound to a
-conversation (user events) and retries go out concurrently, up to `HUBBUB_WEBHOOK_CONCURRENCY` requests.
+commit order (a lane per conversation and URL, `sending.Lanes`); retries do not hold a lane up. Deliveries
+not bound to a conversation (user events) and retries go out concurrently, up to
+`HUBBUB_WEBHOOK_CONCURRENCY` requests.
 
 Restarts: a delivery stays `pending` or `sending` in the database until its outcome is written, so after
 a crash it is sent again (at least once; the idempotency token lets the receiver drop the duplicate).
@@ -26,8 +32,7 @@ import asyncio
 import logging
 import secrets
 import time
-from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
@@ -38,18 +43,20 @@ from hubbub.store.database import Database
 from hubbub.store.schema import accounts
 from hubbub.webhooks import store
 from hubbub.webhooks.config import WebhookSettings
-from hubbub.webhooks.http import Sender, SendError, make_sender
-from hubbub.webhooks.signing import signed_request
+from hubbub.webhooks.http import Sender, make_sender
+from hubbub.webhooks.sender import SenderProcess
+from hubbub.webhooks.sending import USER_AGENT, Lanes, send_signed
+
+__all__ = ["USER_AGENT", "Dispatcher", "purge_log", "send_signed"]
 
 log = logging.getLogger(__name__)
 
-USER_AGENT = "TwilioProxy/1.1"
 CLAIM_BATCH = 500
 MAX_HELD = 5000  # deliveries held in memory (claimed, not yet finished) before claiming pauses
 TOKEN_TTL = 60.0
 DRAIN_GRACE = 2.0  # on shutdown, how long requests in flight may finish
-FLUSH_DELAY = 0.02  # outcomes wait up to this long to be written together…
-FLUSH_BATCH = 500  # …unless this many are waiting
+FLUSH_DELAY = 0.05  # outcomes wait up to this long to be written together (fewer, larger commits)…
+FLUSH_BATCH = 2000  # …unless this many are waiting
 
 
 class AuthTokens:
@@ -58,6 +65,31 @@ class AuthTokens:
     def __init__(self, db: Database) -> None:
         self._db = db
         self._cache: dict[str, tuple[str | None, float]] = {}
+
+    def missing(self, account_sids: Iterable[str]) -> list[str]:
+        now = time.monotonic()
+        return [sid for sid in set(account_sids)
+                if (cached := self._cache.get(sid)) is None or cached[1] <= now]
+
+    def load(self, conn: Connection, account_sids: list[str]) -> dict[str, str | None]:
+        """(On a database thread) the tokens of these accounts; None for an account that is gone."""
+        if not account_sids:
+            return {}
+        found: dict[str, str | None] = dict.fromkeys(account_sids)
+        for sid, token in conn.execute(select(accounts.c.sid, accounts.c.auth_token)
+                                       .where(accounts.c.sid.in_(account_sids))):
+            found[sid] = token
+        return found
+
+    def put(self, tokens: dict[str, str | None]) -> None:
+        expires = time.monotonic() + TOKEN_TTL
+        for sid, token in tokens.items():
+            self._cache[sid] = (token, expires)
+
+    def peek(self, account_sid: str) -> tuple[bool, str | None]:
+        """(known, token), expired or not: for deliveries whose tokens were just loaded with `load`."""
+        cached = self._cache.get(account_sid)
+        return (False, None) if cached is None else (True, cached[0])
 
     async def get(self, account_sid: str) -> str | None:
         cached = self._cache.get(account_sid)
@@ -72,58 +104,51 @@ class AuthTokens:
         return token
 
 
-async def send_signed(sender: Sender, token: str, method: str, url: str, params: list[tuple[str, str]],
-                      timeout: float, extra_headers: dict[str, str] | None = None
-                      ) -> tuple[int | None, bytes, str | None, int]:
-    """One signed webhook request: (status or None, response body, error text or None, latency in µs)."""
-    started = time.perf_counter()
-    status: int | None = None
-    content = b""
-    error: str | None = None
-    try:
-        target, body, headers = signed_request(token, method, url, params)
-        headers["User-Agent"] = USER_AGENT
-        if extra_headers:
-            headers.update(extra_headers)
-        status, content = await sender.send(method, target, body, headers, timeout)
-        if not 200 <= status < 300:
-            error = f"HTTP {status}"
-    except SendError as exc:
-        error = str(exc)
-    except Exception as exc:  # noqa: BLE001 - a bad URL or the like must not kill the worker
-        error = f"{type(exc).__name__}: {exc}"
-    return status, content, error, int((time.perf_counter() - started) * 1_000_000)
+def _lane(d: store.Delivery) -> tuple[str, str] | None:
+    """First attempts of a conversation's deliveries to one URL keep their order; the rest do not queue."""
+    return (d.conversation_sid, d.url) if d.attempts == 0 and d.conversation_sid is not None else None
 
 
 class Dispatcher:
     def __init__(self, db: Database, settings: WebhookSettings, transport: Any = None) -> None:
-        """`transport`: an httpx transport to send through instead of the default client."""
+        """`transport`: an httpx transport to send through (in this process) instead of the default client."""
         self.db = db
         self.settings = settings
         self.me = secrets.token_hex(8)
         self._postgres = not db.sqlite
         self._transport = transport
+        # requests from a child process unless told otherwise (an injected transport lives in this process)
+        self.in_process = transport is not None or settings.sender == "inline"
         self._sender: Sender | None = None
+        self._lanes: Lanes[store.Delivery] | None = None
+        self.child: SenderProcess | None = None
+        self._in_child: dict[int, store.Delivery] = {}  # shipped (or to ship), no outcome yet; in ship order
+        self._to_ship: list[list[Any]] = []
+        self._ship_scheduled = False
         self._tokens = AuthTokens(db)
-        self._sem = asyncio.Semaphore(settings.concurrency)
         self._wake = asyncio.Event()
         self._flushable = asyncio.Event()
-        self._lanes: dict[tuple[str, str], deque[store.Delivery]] = {}
         self._outcomes: list[store.Outcome] = []
         self._held = 0
-        self._in_flight: set[asyncio.Task[Any]] = set()
         self._workers: list[asyncio.Task[Any]] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake_scheduled = False
         self._stopped = False
-        self._incoming: list[store.Delivery] = []
+        self._incoming: list[tuple[list[store.Delivery], bool]] = []  # (fresh deliveries, confirmed)
         self._verifier: asyncio.Task[Any] | None = None
         self._overflow = False
 
     # -- lifecycle ---------------------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
-        self._sender = make_sender(self.settings.concurrency, self._transport)
+        if self.in_process:
+            self._sender = make_sender(self.settings.concurrency, self._transport)
+            self._lanes = Lanes(self.settings.concurrency, self._deliver)
+        else:
+            self.child = SenderProcess(timeout=self.settings.timeout, concurrency=self.settings.concurrency,
+                                       cpus=self.settings.sender_cpus, on_outcomes=self._child_outcomes,
+                                       on_connected=self._child_connected)
+            self.child.start()
         store.OWNER.me, store.OWNER.lease_ms = self.me, int(self.settings.lease * 1000)
         self.db.add_commit_listener(self._on_commit)
         self._workers = [asyncio.create_task(self._run(), name="webhook-dispatcher"),
@@ -138,11 +163,10 @@ class Dispatcher:
         self._workers[0].cancel()
         if self._verifier is not None:
             self._verifier.cancel()
-        if self._in_flight:
-            await asyncio.wait(self._in_flight, timeout=DRAIN_GRACE)
-        for task in list(self._in_flight):
-            task.cancel()
-        await asyncio.gather(*self._in_flight, return_exceptions=True)
+        if self._lanes is not None:
+            await self._lanes.drain(DRAIN_GRACE)
+        if self.child is not None:
+            await self.child.stop()  # the child finishes what it has in flight and reports the outcomes
         for task in self._workers:
             task.cancel()
         await asyncio.gather(*self._workers, return_exceptions=True)
@@ -158,10 +182,10 @@ class Dispatcher:
     # -- waking ------------------------------------------------------------------------------------------
     def _on_commit(self) -> None:
         """On the writer thread, after every commit: take over the deliveries it recorded."""
-        queued, fresh = store.take_recorded()
+        queued, fresh, confirmed = store.take_committed(self.me)
         if fresh and not self._stopped and self._loop is not None:
             try:
-                self._loop.call_soon_threadsafe(self._receive, fresh)
+                self._loop.call_soon_threadsafe(self._receive, fresh, confirmed)
             except RuntimeError:  # the loop closed during shutdown
                 pass
         if queued:
@@ -185,23 +209,40 @@ class Dispatcher:
         self._wake.set()
 
     # -- fresh deliveries: recorded as ours in the writer's transaction ---------------------------------
-    def _receive(self, fresh: list[store.Delivery]) -> None:
-        self._incoming.extend(fresh)
+    def _receive(self, fresh: list[store.Delivery], confirmed: bool) -> None:
+        if (confirmed and not self._incoming and not self._overflow and self._held < MAX_HELD
+                and not self._tokens.missing(d.account_sid for d in fresh)):
+            for delivery in fresh:  # the common case: straight out, no database read
+                self._dispatch(delivery)
+            return
+        self._incoming.append((fresh, confirmed))
         if self._verifier is None or self._verifier.done():
             self._verifier = asyncio.create_task(self._verify_loop(), name="webhook-fresh")
 
     async def _verify_loop(self) -> None:
         """Send the fresh deliveries whose write committed (a rolled-back write leaves no row), in order."""
         while self._incoming:
-            batch, self._incoming = self._incoming, []
+            (batch, confirmed), *_ = self._incoming
             sids = [d.sid for d in batch]
+            wanted = self._tokens.missing(d.account_sid for d in batch)
+
+            def confirm(conn: Connection, batch: list[store.Delivery] = batch, confirmed: bool = confirmed,
+                        wanted: list[str] = wanted) -> tuple[dict[str, int], dict[str, str | None]]:
+                found = ({d.sid: d.id for d in batch} if confirmed
+                         else store.confirm(conn, self.me, [d.sid for d in batch]))
+                return found, self._tokens.load(conn, wanted)
+
             try:
-                found: dict[str, int] = await self.db.read(partial(store.confirm, me=self.me, sids=sids))
+                found, tokens = await self.db.read(confirm)
             except Exception:
                 log.exception("webhook dispatcher: confirming new deliveries failed; queueing them")
+                self._incoming.pop(0)
+                self._overflow = True
                 await self._retrying(partial(store.release_sids, me=self.me, sids=sids))
                 self._wake.set()
                 continue
+            self._incoming.pop(0)
+            self._tokens.put(tokens)
             if self._overflow or self._held >= MAX_HELD:
                 # too many in hand: queue these behind the backlog, which the claims work through in order
                 self._overflow = True
@@ -227,16 +268,19 @@ class Dispatcher:
             room = MAX_HELD - self._held
             limit = min(CLAIM_BATCH, room)
             if limit > 0:
-                def job(conn: Connection, limit: int = limit) -> tuple[list[store.Delivery], int | None]:
+                def job(conn: Connection, limit: int = limit
+                        ) -> tuple[list[store.Delivery], int | None, dict[str, str | None]]:
                     found = store.claim(conn, me=self.me, limit=limit, lease_ms=lease_ms, postgres=self._postgres)
-                    return found, store.next_due_ms(conn)
+                    tokens = self._tokens.load(conn, self._tokens.missing(d.account_sid for d in found))
+                    return found, store.next_due_ms(conn), tokens
 
                 try:
-                    claimed, next_due = await self.db.write(job)
+                    claimed, next_due, tokens = await self.db.write(job)
                 except Exception:
                     log.exception("webhook dispatcher: claiming deliveries failed")
                     await asyncio.sleep(1.0)
                     continue
+                self._tokens.put(tokens)
                 for delivery in claimed:
                     self._dispatch(delivery)
                 if len(claimed) == limit:
@@ -258,40 +302,26 @@ class Dispatcher:
                 log.exception("webhook dispatcher: database write failed; retrying")
                 await asyncio.sleep(1.0)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> None:
-        task = asyncio.create_task(coro)
-        self._in_flight.add(task)
-        task.add_done_callback(self._in_flight.discard)
-
     def _dispatch(self, delivery: store.Delivery) -> None:
         self._held += 1
-        if delivery.attempts > 0 or delivery.conversation_sid is None:
-            self._spawn(self._deliver(delivery))
+        if self._lanes is not None:
+            self._lanes.submit(delivery, _lane(delivery))
             return
-        key = (delivery.conversation_sid, delivery.url)
-        lane = self._lanes.get(key)
-        if lane is not None:
-            lane.append(delivery)
+        # every path here loaded the tokens of its deliveries' accounts first (`_receive`, `_verify_loop`, `_run`)
+        known, token = self._tokens.peek(delivery.account_sid)
+        if token is None:  # the account is gone: nothing can be signed
+            error = "the account no longer exists" if known else "the signing key was not loaded"
+            self._finish(store.Outcome(delivery, False, None, error, 0, clock.now_ms()))
             return
-        lane = deque([delivery])
-        self._lanes[key] = lane
-        self._spawn(self._run_lane(key, lane))
+        self._in_child[delivery.id] = delivery
+        self._to_ship.append(self._job(delivery, token))
+        if not self._ship_scheduled:
+            self._ship_scheduled = True
+            asyncio.get_running_loop().call_soon(self._ship)
 
-    async def _run_lane(self, key: tuple[str, str], lane: deque[store.Delivery]) -> None:
-        try:
-            while lane:
-                await self._deliver(lane[0])
-                lane.popleft()
-        finally:
-            if self._lanes.get(key) is lane:
-                del self._lanes[key]
-
-    # -- sending -----------------------------------------------------------------------------------------
+    # -- sending in this process -------------------------------------------------------------------------
     async def _deliver(self, delivery: store.Delivery) -> None:
-        async with self._sem:
-            outcome = await self._attempt(delivery)
-        self._outcomes.append(outcome)
-        self._flushable.set()
+        self._finish(await self._attempt(delivery))
 
     async def _attempt(self, d: store.Delivery) -> store.Outcome:
         started_ms = clock.now_ms()
@@ -305,6 +335,44 @@ class Dispatcher:
                                                     self.settings.timeout,
                                                     {"I-Twilio-Idempotency-Token": d.idempotency_token})
         return store.Outcome(d, error is None, code, error, latency, started_ms)
+
+    def _finish(self, outcome: store.Outcome) -> None:
+        self._outcomes.append(outcome)
+        self._flushable.set()
+
+    # -- sending from the child process ------------------------------------------------------------------
+    @staticmethod
+    def _job(d: store.Delivery, token: str) -> list[Any]:
+        lane = _lane(d)
+        return [d.id, d.method, d.url, d.params, token, d.idempotency_token, d.attempts,
+                None if lane is None else f"{lane[0]} {lane[1]}"]
+
+    def _ship(self) -> None:
+        """Hand what `_dispatch` collected in this turn of the loop to the child, in one message."""
+        self._ship_scheduled = False
+        jobs, self._to_ship = self._to_ship, []
+        if jobs and self.child is not None:
+            self.child.ship(jobs)  # no child right now: `_child_connected` ships them to the next one
+
+    def _child_connected(self) -> None:
+        """A (new) child is there: give it everything in hand, in the order it was first shipped. After a
+        crash that includes what the dead child may already have sent (at least once)."""
+        self._to_ship = []
+        if self._in_child and self.child is not None:
+            jobs = []
+            for d in self._in_child.values():
+                _, token = self._tokens.peek(d.account_sid)
+                jobs.append(self._job(d, token or ""))  # (only deliveries with a token were taken in)
+            self.child.ship(jobs)
+
+    def _child_outcomes(self, results: list[list[Any]]) -> None:
+        offset = clock.now_ms() - store.wall_ms()  # the test clock lives in this process
+        for delivery_id, code, error, latency_us, started_wall_ms in results:
+            d = self._in_child.pop(delivery_id, None)
+            if d is not None:
+                self._outcomes.append(store.Outcome(d, error is None, code, error, latency_us,
+                                                    started_wall_ms + offset))
+        self._flushable.set()
 
     # -- writing outcomes --------------------------------------------------------------------------------
     async def _write_outcomes(self, batch: list[store.Outcome]) -> None:

@@ -35,9 +35,9 @@ from hubbub.store.database import Database
 from hubbub.store.schema import messages, participants, users
 from hubbub.webhooks import store
 from hubbub.webhooks.config import WebhookSettings
-from hubbub.webhooks.dispatcher import send_signed
 from hubbub.webhooks.http import make_sender
 from hubbub.webhooks.payloads import event_params
+from hubbub.webhooks.sending import send_signed
 from hubbub.webhooks.targets import CACHE, PreConfig, Target, pre_config
 
 log = logging.getLogger(__name__)
@@ -66,6 +66,12 @@ class PreWebhooks:
         if self._log_tasks:
             await asyncio.wait(self._log_tasks, timeout=2.0)
         await self._sender.close()
+
+    def nothing_to_call(self, scope: Scope, event_type: str) -> bool:
+        """True when the cached configuration shows no pre-action URL for this event (False: not cached,
+        or something to call)."""
+        hit, config = CACHE.get(("pre", scope.account_sid, scope.service_sid))
+        return hit and (config is None or config.auth_token is None or not config.targets(event_type))
 
     async def _config(self, scope: Scope) -> PreConfig | None:
         key = ("pre", scope.account_sid, scope.service_sid)
@@ -226,11 +232,16 @@ def _conversation_changes(changes: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _hooks(call: Any) -> PreWebhooks | None:
+def _hooks(call: Any, event_type: str) -> PreWebhooks | None:
+    """The pre-action caller, or None when there is nothing to call (known from the cache alone, the
+    common case: no coroutine, no context function, no read)."""
     scope: Scope = call.scope
     if not store.webhooks_fire(scope.source, scope.webhook_enabled):
         return None
-    return getattr(call.request.app.state, "pre_webhooks", None)
+    hooks: PreWebhooks | None = getattr(call.request.app.state, "pre_webhooks", None)
+    if hooks is None or hooks.nothing_to_call(scope, event_type):
+        return None
+    return hooks
 
 
 # -- the calls the API handlers make -----------------------------------------------------------------------
@@ -255,7 +266,7 @@ def _given(fields: Any, names: tuple[str, ...]) -> dict[str, Any]:
 
 
 async def message_add(call: Any, conversation_key: str, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onMessageAdd")
     if hooks is None:
         return fields
 
@@ -290,7 +301,7 @@ def _message_context(call: Any, conversation_key: str, sid: str, fields: Any | N
 
 
 async def message_update(call: Any, conversation_key: str, sid: str, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onMessageUpdate")
     if hooks is None:
         return fields
     changes = _message_changes(await hooks.call(call.scope, "onMessageUpdate",
@@ -299,13 +310,13 @@ async def message_update(call: Any, conversation_key: str, sid: str, fields: Any
 
 
 async def message_remove(call: Any, conversation_key: str, sid: str) -> None:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onMessageRemove")
     if hooks is not None:
         await hooks.call(call.scope, "onMessageRemove", _message_context(call, conversation_key, sid, None))
 
 
 async def conversation_add(call: Any, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onConversationAdd")
     if hooks is None:
         return fields
 
@@ -333,7 +344,7 @@ def _conversation_context(call: Any, key: str, fields: Any | None) -> Any:
 
 
 async def conversation_update(call: Any, key: str, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onConversationUpdate")
     if hooks is None:
         return fields
     changes = _conversation_changes(await hooks.call(call.scope, "onConversationUpdate",
@@ -342,13 +353,13 @@ async def conversation_update(call: Any, key: str, fields: Any) -> Any:
 
 
 async def conversation_remove(call: Any, key: str) -> None:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onConversationRemove")
     if hooks is not None:
         await hooks.call(call.scope, "onConversationRemove", _conversation_context(call, key, None))
 
 
 async def participant_add(call: Any, conversation_key: str, fields: Any, binding: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onParticipantAdd")
     if hooks is None:
         return fields
 
@@ -384,20 +395,20 @@ def _participant_context(call: Any, conversation_key: str, key: str, fields: Any
 
 
 async def participant_update(call: Any, conversation_key: str, key: str, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onParticipantUpdate")
     if hooks is not None:
         await hooks.call(call.scope, "onParticipantUpdate", _participant_context(call, conversation_key, key, fields))
     return fields
 
 
 async def participant_remove(call: Any, conversation_key: str, key: str) -> None:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onParticipantRemove")
     if hooks is not None:
         await hooks.call(call.scope, "onParticipantRemove", _participant_context(call, conversation_key, key, None))
 
 
 async def user_update(call: Any, key: str, fields: Any) -> Any:
-    hooks = _hooks(call)
+    hooks = _hooks(call, "onUserUpdate")
     if hooks is None:
         return fields
 

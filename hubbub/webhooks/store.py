@@ -11,6 +11,7 @@ with the next retry time, or failed (parked) once the retry schedule is exhauste
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Sequence
@@ -21,7 +22,6 @@ import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, exists, func, null, or_, select, text, update
 
 from hubbub.domain import clock
-from hubbub.domain.sids import new_sid
 from hubbub.store.prepared import Prepared, insert_all
 from hubbub.store.schema import conversation_webhooks, messages
 from hubbub.store.schema_webhooks import webhook_attempts, webhook_deliveries
@@ -47,6 +47,22 @@ class Owner:
 
 
 OWNER = Owner()
+
+
+_last_sid_us = 0
+_sid_lock = threading.Lock()
+
+
+def delivery_sid() -> str:
+    """`WD` + 32 hex digits, like every SID, but in creation order: 16 digits of a strictly increasing
+    microsecond count, 16 random. A random SID lands anywhere in the unique index on `sid`, so every
+    delivery dirtied (and wrote to the WAL) an index page of its own; in creation order they share the
+    rightmost one."""
+    global _last_sid_us
+    with _sid_lock:
+        _last_sid_us = max(time.time_ns() // 1000, _last_sid_us + 1)
+        stamp = _last_sid_us
+    return f"WD{stamp:016x}{secrets.token_hex(8)}"
 
 
 def take_recorded() -> tuple[bool, list[Delivery]]:
@@ -82,8 +98,8 @@ def _needs_messaging_service(event_type: str, data: dict[str, Any]) -> bool:
 
 
 def _rows(account_sid: str, service: str | None, conversation_sid: str | None, event_id: int | None,
-          event_type: str, targets: Sequence[Target], params: list[tuple[str, str]], now: int
-          ) -> list[dict[str, Any]]:
+          event_type: str, targets: Sequence[Target], params: list[tuple[str, str]], now: int,
+          sqlite_connection: Any = None) -> list[dict[str, Any]]:
     """The delivery rows of one event. With a dispatcher in this process they are recorded as claimed by
     it (status `sending`, under a lease) and handed to it after the commit, sparing it a claim."""
     me = OWNER.me
@@ -95,7 +111,7 @@ def _rows(account_sid: str, service: str | None, conversation_sid: str | None, e
             fresh = _recorded.fresh = []
     rows = []
     for target in targets:
-        sid = new_sid("WD")
+        sid = delivery_sid()
         own = params if target.level != "conversation" else [
             *params, ("WebhookSid", target.webhook_sid or ""), ("WebhookType", target.target)]
         status = "unsupported" if target.unsupported else ("sending" if me is not None else "pending")
@@ -111,6 +127,8 @@ def _rows(account_sid: str, service: str | None, conversation_sid: str | None, e
             "delivered_ms": None,
         })
         if status == "sending" and fresh is not None:
+            if sqlite_connection is not None:
+                _recorded.connection = sqlite_connection
             fresh.append(Delivery(0, sid, account_sid, service, conversation_sid, event_type, target.level,
                                   target.url or "", target.method, own, sid, 0, now))
     return rows
@@ -132,7 +150,8 @@ def record_deliveries(conn: Connection, *, account_sid: str, source: str, client
     params = event_params(event_type, data, account_sid=account_sid, source=source,
                           client_identity=client_identity, event_date=event_date,
                           messaging_service_sid=messaging_service)
-    rows = _rows(account_sid, service, conversation_sid, event_id, event_type, targets, params, clock.now_ms())
+    rows = _rows(account_sid, service, conversation_sid, event_id, event_type, targets, params, clock.now_ms(),
+                 conn.connection.driver_connection if conn.dialect.name == "sqlite" else None)
     _INSERT_DELIVERY.executemany(conn, rows)
     return len(rows)
 
@@ -237,6 +256,38 @@ def claim(conn: Connection, *, me: str, limit: int, lease_ms: int, postgres: boo
              for r in rows]
     found.sort(key=lambda d: d.id)
     return found
+
+
+_CONFIRM_SQLITE = "SELECT sid, id FROM webhook_deliveries WHERE status = 'sending' AND claimed_by = ? AND sid IN ({})"
+
+
+def take_committed(me: str) -> tuple[bool, list[Delivery], bool]:
+    """After a commit, on the writer thread: (whether deliveries were queued for claiming, the fresh
+    deliveries recorded since the last call, whether those are confirmed).
+
+    On SQLite the fresh deliveries are confirmed here — only those that committed are kept (a write that
+    failed rolled back its savepoint and its rows), with their ids — by one query on the writer's own
+    connection, which sits between transactions at this point. Otherwise (PostgreSQL, or if that query
+    fails) they come back unconfirmed: the caller confirms them with `confirm` on a reader."""
+    connection = getattr(_recorded, "connection", None)
+    _recorded.connection = None
+    queued, fresh = take_recorded()
+    if connection is None or not fresh:
+        return queued, fresh, False
+    found: dict[str, int] = {}
+    try:
+        for start in range(0, len(fresh), 500):
+            chunk = [d.sid for d in fresh[start:start + 500]]
+            found.update(connection.execute(_CONFIRM_SQLITE.format(",".join("?" * len(chunk))), [me, *chunk]))
+    except Exception:  # noqa: BLE001 - e.g. the writer replaced a broken connection: confirm on a reader
+        return queued, fresh, False
+    committed = []
+    for delivery in fresh:
+        delivery_id = found.get(delivery.sid)
+        if delivery_id is not None:
+            delivery.id = delivery_id
+            committed.append(delivery)
+    return queued, committed, True
 
 
 def confirm(conn: Connection, me: str, sids: Sequence[str]) -> dict[str, int]:

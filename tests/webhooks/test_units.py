@@ -179,7 +179,7 @@ def test_dispatcher_retries_parks_and_keeps_order(tmp_path: Path, monkeypatch: p
             for body in ("one", "twice", "never", "four", "five"):
                 await db.write(lambda c, body=body: do_create_message(c, scope, conv["sid"], MessageFields(
                     author="a", body=body)))
-            for _ in range(200):
+            for _ in range(1500):  # (a slow, shared machine: up to 30 s)
                 statuses = await db.read(lambda c: [r.status for r in c.execute(
                     webhook_deliveries.select().order_by(webhook_deliveries.c.id))])
                 if statuses.count("pending") + statuses.count("sending") == 0:
@@ -208,3 +208,25 @@ def test_studio_target_uses_the_configured_flow_url(monkeypatch: pytest.MonkeyPa
     target = targets.studio_target("AC" + "1" * 32, "WH" + "2" * 32, "FW" + "3" * 32)
     assert (target.url, target.method, target.target, target.unsupported) == (
         f"https://flows.example/AC{'1' * 32}/FW{'3' * 32}", "POST", "studio", None)
+
+
+def test_sender_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert WebhookSettings().sender == "process"  # `hubbub serve` sends from a child process by default
+    monkeypatch.setenv("HUBBUB_WEBHOOK_SENDER", "inline")
+    monkeypatch.setenv("HUBBUB_WEBHOOK_SENDER_CPUS", "1")
+    settings = WebhookSettings()
+    assert (settings.sender, settings.sender_cpus) == ("inline", "1")
+    for name, value in (("HUBBUB_WEBHOOK_SENDER", "thread"), ("HUBBUB_WEBHOOK_SENDER_CPUS", "second")):
+        monkeypatch.setenv(name, value)
+        with pytest.raises(ValueError, match=name):
+            WebhookSettings()
+        monkeypatch.delenv(name)
+
+
+def test_delivery_sids_follow_creation_order() -> None:
+    from hubbub.domain.sids import is_sid
+    from hubbub.webhooks.store import delivery_sid
+
+    sids = [delivery_sid() for _ in range(2000)]
+    assert all(is_sid(sid, "WD") for sid in sids)
+    assert sids == sorted(sids) and len(set(sids)) == len(sids)
