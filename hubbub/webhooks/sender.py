@@ -33,6 +33,7 @@ import logging
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 from collections.abc import Callable
@@ -77,7 +78,7 @@ class SenderProcess:
         self._on_outcomes = on_outcomes
         self._on_connected = on_connected
         self._writer: asyncio.StreamWriter | None = None
-        self._proc: asyncio.subprocess.Process | None = None
+        self._proc: subprocess.Popen[bytes] | None = None
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._stop_requested = asyncio.Event()
@@ -89,7 +90,7 @@ class SenderProcess:
 
     @property
     def pid(self) -> int | None:
-        return self._proc.pid if self._proc is not None and self._proc.returncode is None else None
+        return self._proc.pid if self._proc is not None and self._proc.poll() is None else None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._supervise(), name="webhook-sender-process")
@@ -113,7 +114,7 @@ class SenderProcess:
             return
         done, _ = await asyncio.wait({self._task}, timeout=STOP_TIMEOUT)
         if not done:
-            if self._proc is not None and self._proc.returncode is None:
+            if self._proc is not None and self._proc.poll() is None:
                 self._proc.kill()
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
@@ -148,8 +149,10 @@ class SenderProcess:
         if self._cpus:
             cmd += ["--cpus", self._cpus]
         try:
-            proc = await asyncio.create_subprocess_exec(*cmd, pass_fds=(theirs.fileno(),),
-                                                        stdin=asyncio.subprocess.DEVNULL)
+            # The standard library's Popen, not the event loop's subprocess support: uvloop runs Python
+            # code (finalizers) in the forked child before exec, which deadlocked on a SQLite mutex held
+            # by one of this process's threads at the moment of the fork. Popen's child runs no Python.
+            proc = subprocess.Popen(cmd, pass_fds=(theirs.fileno(),), stdin=subprocess.DEVNULL)
         except BaseException:
             ours.close()
             raise
@@ -177,10 +180,10 @@ class SenderProcess:
             self._writer = None
             writer.close()
         try:
-            return await asyncio.wait_for(proc.wait(), timeout=5.0)
-        except TimeoutError:
+            return await asyncio.to_thread(proc.wait, 5.0)
+        except subprocess.TimeoutExpired:
             proc.kill()
-            return await proc.wait()
+            return await asyncio.to_thread(proc.wait)
 
 
 # -- the child ----------------------------------------------------------------------------------------------
