@@ -217,7 +217,7 @@ def _message_changes(changes: dict[str, Any]) -> dict[str, Any]:
             raise InvalidParameter("Invalid body from the pre-action webhook: must be a string")
         if len(body.encode("utf-8", "surrogatepass")) > MAX_BODY_BYTES:
             raise InvalidParameter(f"Invalid body from the pre-action webhook: larger than {MAX_BODY_BYTES} bytes",
-                                   code=50511)
+                                   code=errors.BODY_TOO_LONG)
         out["body"] = body
     if "author" in changes:
         out["author"] = _text("author", changes["author"], MAX_NAME)
