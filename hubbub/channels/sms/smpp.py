@@ -205,7 +205,6 @@ class _Relay:
         self.up: asyncio.Transport | None = None
         self.down: asyncio.Transport | None = None
         self._up_buf = bytearray()
-        self._down_buf = bytearray()
         self._held: list[bytes] = []  # from the SMSC before the library connected
         self._server: asyncio.base_events.Server | None = None
         self.closed = asyncio.Event()
@@ -263,7 +262,11 @@ class _Relay:
                        + (f" ({exc})" if exc else ""))
 
     def received(self, upstream: bool, data: bytes) -> None:
-        buf = self._up_buf if upstream else self._down_buf
+        if not upstream:  # from the library: nothing to look at, forwarded as it comes
+            if self.up is not None:
+                self.up.write(data)
+            return
+        buf = self._up_buf
         if buf:
             buf += data
             view: bytes | bytearray = buf
