@@ -128,6 +128,22 @@ def test_a_peer_that_stops_answering_enquire_link_is_dropped_and_rebound(make_wo
     assert len(smsc.submits(phone)) == 1
 
 
+def test_a_submit_left_unanswered_drops_the_link_and_is_sent_again(make_world: Any) -> None:
+    # enquire_link far apart: only the unanswered submit_sm can notice the hang
+    world: SmsWorld = make_world(connection={"enquire_link_interval": 30, "response_timeout": 1})
+    smsc = world.smsc
+    assert smsc is not None
+    phone = new_phone()
+    conversation, participant = sms_conversation(world.client(), phone)
+    smsc.wait_bound(count=1, timeout=20)
+    smsc.send(cmd="mute")  # the session stays open, but nothing is answered any more
+    message = conversation.messages.create(author="agent", body="answered at last")
+    smsc.wait_bound(count=2, timeout=20)  # dropped after 1 s without submit_sm_resp, then bound again
+    assert "no submit_sm_resp within 1 s" in _log(world)
+    # the pending submit_sm gave up when the link dropped, and the SMS went out on the new bind
+    wait_receipt(conversation, message.sid, participant.sid, "sent")
+
+
 def _self_signed(directory: Path, name: str) -> tuple[Path, Path]:
     key, cert = directory / f"{name}.key", directory / f"{name}.pem"
     subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key), "-out", str(cert),
