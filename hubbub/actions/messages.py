@@ -57,10 +57,6 @@ def _bump_statement(by_sid: bool, default_service: bool) -> Prepared:
 
 
 _BUMP = {(by_sid, default): _bump_statement(by_sid, default) for by_sid in (True, False) for default in (True, False)}
-_AUTHOR = Prepared(
-    select(participants.c.sid, participants.c.identity)
-    .where(participants.c.conversation_sid == bindparam("conversation_sid"),
-           or_(participants.c.identity == bindparam("author"), participants.c.address == bindparam("author"))))
 # One read for a new message: the non-chat participants (at most 50; they get receipts) and the author's
 # chat participant, if the author names one.
 _AUTHOR_AND_RECIPIENTS = Prepared(
@@ -71,17 +67,9 @@ _INSERT_MESSAGE = insert_all(messages)
 _INSERT_RECEIPT = insert_all(receipts)
 
 
-def _author_participant(conn: Connection, conversation_sid: str, author: str) -> str | None:
-    """The participant a message author names: by chat identity first, else by address (SMS authors)."""
-    if author == "system":
-        return None
-    rows = _AUTHOR.fetchall(conn, {"conversation_sid": conversation_sid, "author": author})
-    rows.sort(key=lambda r: r[1] != author)
-    return rows[0][0] if rows else None
-
-
 def _author_and_recipients(conn: Connection, conversation_sid: str, author: str) -> tuple[str | None, list[str]]:
-    """The author's participant (as `_author_participant` finds it) and the non-chat participants."""
+    """The participant a message author names (by chat identity first, else by address: SMS authors;
+    none for `system`) and the non-chat participants."""
     rows = _AUTHOR_AND_RECIPIENTS.fetchall(conn, {"conversation_sid": conversation_sid, "author": author})
     recipients = [sid for sid, _identity, address in rows if address is not None]
     if author == "system":
@@ -173,7 +161,7 @@ def do_update_message(conn: Connection, scope: Scope, conversation_key: str, sid
             changes[name] = value
     if fields.author is not None:
         changes["author"] = fields.author
-        changes["participant_sid"] = _author_participant(conn, conversation["sid"], fields.author)
+        changes["participant_sid"] = _author_and_recipients(conn, conversation["sid"], fields.author)[0]
     changes["date_updated"] = fields.date_updated or clock.now()
     conn.execute(update(messages).where(messages.c.sid == current["sid"]).values(**changes))
     row = conn.execute(select(messages).where(messages.c.sid == current["sid"])).mappings().one()
