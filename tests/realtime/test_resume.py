@@ -4,6 +4,7 @@ missed, in order and exactly once, before live events — including membership c
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 from hubbub.client import RealtimeClient
@@ -20,10 +21,11 @@ def _check_stream(client: RealtimeClient) -> None:
     assert positions == sorted(set(positions)), "events out of order or repeated"
 
 
-def _rest_messages(server: Server, conversation: str, bodies: list[str]) -> None:
+def _rest_messages(server: Server, conversation: str, bodies: list[str], pause: float = 0.0) -> None:
     messages = server.client().conversations.v1.conversations(conversation).messages  # type: ignore[attr-defined]
     for body in bodies:
         messages.create(author="system", body=body)
+        time.sleep(pause)
 
 
 def test_reconnect_gets_what_was_missed(server: Server, mint: Mint, ident: Any) -> None:
@@ -57,7 +59,8 @@ def test_connections_cut_mid_stream(server: Server, mint: Mint, ident: Any) -> N
         conv = await alice.create_conversation(friendly_name="cuts")
         await alice.request("add_participant", conversation=conv["sid"], identity=bob.identity)
         bodies = [f"m{i}" for i in range(60)]
-        posting = asyncio.create_task(asyncio.to_thread(_rest_messages, server, conv["sid"], bodies))
+        # paced, so that the stream outlasts several cuts however fast the server answers
+        posting = asyncio.create_task(asyncio.to_thread(_rest_messages, server, conv["sid"], bodies, 0.01))
         while not posting.done():
             await asyncio.sleep(0.08)
             await bob.drop()
