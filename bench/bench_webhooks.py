@@ -303,10 +303,10 @@ def commit_to_answer(database_url: str, message_sids: set[str]) -> list[float]:
     out: list[float] = []
     with engine.connect() as conn:
         rows = conn.execute(text(
-            "SELECT d.params, a.created_ms, a.latency_us, d.created_ms FROM webhook_deliveries d "
-            "JOIN webhook_attempts a ON a.delivery_id = d.id AND a.attempt = 0"))
-        for params, started, latency_us, written in rows:
-            sid = next((v for k, v in json.loads(params) if k == "MessageSid"), None)
+            "SELECT e.payload, a.created_ms, a.latency_us, d.created_ms FROM webhook_deliveries d "
+            "JOIN webhook_attempts a ON a.delivery_id = d.id AND a.attempt = 0 JOIN events e ON e.id = d.event_id"))
+        for payload, started, latency_us, written in rows:
+            sid = json.loads(payload)["data"]["message"]["sid"]
             if sid in message_sids:
                 out.append(started - written + latency_us / 1000)
     engine.dispose()

@@ -96,6 +96,5 @@ def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str 
     else:
         event_id = _INSERT_EVENT_ID.fetchone(conn, row)[0]  # type: ignore[index]
     webhook_deliveries.record_deliveries(
-        conn, account_sid=scope.account_sid, source=scope.source, client_identity=scope.client_identity,
-        event_id=event_id, event_type=event_type, conversation_sid=conversation_sid, data=data,
-        event_date=created)
+        conn, account_sid=scope.account_sid, event_id=event_id, event_type=event_type,
+        conversation_sid=conversation_sid, data=data, event_date=created, payload=row["payload"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, RowMapping, and_, select, true
+from sqlalchemy import Connection, RowMapping, and_, true
 
 from hubbub import errors
 from hubbub.actions.common import Scope, not_found
@@ -46,7 +46,7 @@ class DeliveryFilter:
 
 
 def get_delivery(conn: Connection, account_sid: str, sid: str) -> RowMapping:
-    row = conn.execute(select(D).where(D.c.account_sid == account_sid, D.c.sid == sid)).mappings().first()
+    row = conn.execute(store.with_event().where(D.c.account_sid == account_sid, D.c.sid == sid)).mappings().first()
     if row is None:
         raise not_found(f"/WebhookDeliveries/{sid[:64]}")
     return row

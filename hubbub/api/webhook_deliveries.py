@@ -18,7 +18,6 @@ from collections import defaultdict
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, and_, func, select
 from starlette.responses import Response
 from starlette.routing import Route
@@ -32,6 +31,7 @@ from hubbub.domain.sids import is_sid
 from hubbub.errors import InvalidParameter
 from hubbub.store.schema_webhooks import webhook_attempts as A
 from hubbub.store.schema_webhooks import webhook_deliveries as D
+from hubbub.webhooks import store
 
 PREFIX = "/hubbub/v1"
 MAX_PAGE = 100
@@ -47,9 +47,9 @@ def iso_ms(ms: int | None) -> str | None:
     return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def _parameters(raw: str) -> dict[str, Any]:
+def _parameters(pairs: list[tuple[str, str]]) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for name, value in orjson.loads(raw):
+    for name, value in pairs:
         if name in out:
             out[name] = [*out[name], value] if isinstance(out[name], list) else [out[name], value]
         else:
@@ -77,7 +77,7 @@ def delivery(call: Call, row: Any) -> dict[str, Any]:
         "last_response_code": row["last_status_code"],
         "last_error": row["last_error"],
         "idempotency_token": row["idempotency_token"],
-        "parameters": _parameters(row["params"]),
+        "parameters": _parameters(store.shown_params(row)),
         "date_created": iso_ms(row["created_ms"]),
         "date_updated": iso_ms(row["updated_ms"]),
         "date_delivered": iso_ms(row["delivered_ms"]),
@@ -180,7 +180,7 @@ async def list_deliveries(call: Call) -> Response:
     where = delivery_filter(call).clause(call.scope.account_sid)
 
     def query(conn: Connection) -> Any:
-        return page.fetch(conn, select(D).where(where), D.c.id, descending=True)
+        return page.fetch(conn, store.with_event().where(where), D.c.id, descending=True)
 
     rows, has_next, has_prev = await call.db.read(query)
     return json_response(envelope(call, "deliveries", page, rows, has_next, has_prev, lambda r: r["id"],

@@ -19,6 +19,7 @@ conversation takes several times more, and two shards never batch the same conve
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import queue
 import threading
@@ -58,6 +59,22 @@ class _Job:
 
 
 _STOP = object()
+
+# Which attempt at a batch the calling writer thread is running, and whether the batch it committed last
+# committed every write it ran (no write failed, no savepoints): then whatever a write of that attempt
+# recorded is in the database, without a query to find out (see webhooks.store.take_committed).
+_attempt_ids = itertools.count(1)
+_writer_state = threading.local()
+
+
+def write_attempt() -> int | None:
+    """The current batch attempt of this writer thread (None outside a writer)."""
+    return getattr(_writer_state, "attempt", None)
+
+
+def cleanly_committed() -> int | None:
+    """In a commit listener: the attempt that just committed, if every write in it succeeded."""
+    return getattr(_writer_state, "clean", None)
 
 
 class Database:
@@ -196,8 +213,10 @@ class Database:
     def _run_batch(self, conn: Connection, batch: list[_Job]) -> Connection:
         outcomes: list[tuple[bool, Any]] = []
         isolate = False  # SAVEPOINT per write: only after a write of this batch has failed
+        _writer_state.clean = None
         for attempt in range(4):
             outcomes = []
+            _writer_state.attempt = next(_attempt_ids)
             try:
                 with conn.begin():
                     for job in batch:
@@ -207,6 +226,8 @@ class Database:
                         # the connection, so roll the batch back and run it again, each write inside
                         # its own SAVEPOINT (paying for savepoints only when something failed).
                         raise _Rollback
+                if not isolate:
+                    _writer_state.clean = _writer_state.attempt
                 break
             except _Rollback:
                 if len(batch) == 1:

@@ -15,23 +15,28 @@ from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.sql import ClauseElement
 
-# SQLite statements are compiled with named parameters (`:name`): the driver then reads each value
-# straight from the caller's dict, with no per-call reordering into a tuple.
+# SQLite statements are compiled with named parameters (`:name`) by default: the driver then reads each
+# value straight from the caller's dict, with no per-call reordering into a tuple. For statements with many
+# parameters (`positional=True`) a tuple is cheaper: the driver's per-name lookups cost more than building it.
 _SQLITE_NAMED = sqlite.dialect(paramstyle="named")
+_SQLITE_QMARK = sqlite.dialect(paramstyle="qmark")
 
 
 class Prepared:
-    __slots__ = ("_stmt", "_by_dialect")
+    __slots__ = ("_stmt", "_by_dialect", "_positional")
 
-    def __init__(self, stmt: ClauseElement) -> None:
+    def __init__(self, stmt: ClauseElement, *, positional: bool = False) -> None:
         self._stmt = stmt
+        self._positional = positional
         self._by_dialect: dict[str, tuple[str, tuple[str, ...] | None, dict[str, Any]]] = {}
 
     def _compiled(self, conn: Connection) -> tuple[str, tuple[str, ...] | None, dict[str, Any]]:
         dialect = conn.dialect
         found = self._by_dialect.get(dialect.name)
         if found is None:
-            compiled = self._stmt.compile(dialect=_SQLITE_NAMED if dialect.name == "sqlite" else dialect)
+            if dialect.name == "sqlite":
+                dialect = _SQLITE_QMARK if self._positional else _SQLITE_NAMED
+            compiled = self._stmt.compile(dialect=dialect)
             positional = getattr(compiled, "positional", False)
             order = tuple(compiled.positiontup) if positional and compiled.positiontup else None
             # Literals in the statement (`state != 'closed'`, `+ 1`) became bound parameters with values.
@@ -77,6 +82,7 @@ class Prepared:
         self.execute(conn, params).close()
 
 
-def insert_all(table: Table) -> Prepared:
+def insert_all(table: Table, *, positional: bool = False) -> Prepared:
     """INSERT of every column but the surrogate `id`, with one parameter per column name."""
-    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}))
+    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}),
+                    positional=positional)

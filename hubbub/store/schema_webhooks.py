@@ -31,7 +31,10 @@ webhook_deliveries = Table(
     Column("target", String(16), nullable=False),  # webhook | trigger | studio
     Column("url", String(1024)),  # None: a studio webhook with no flow URL configured (unsupported)
     Column("method", String(8), nullable=False),  # GET | POST
-    Column("params", Text, nullable=False),  # JSON list of [name, value]; RetryCount is added per attempt
+    # JSON list of [name, value] (RetryCount is added per attempt), or None: rendered from the outbox event
+    # (`event_id`) with `messaging_service_sid` whenever the delivery is sent or shown (migration 0005)
+    Column("params", Text),
+    Column("messaging_service_sid", String(34)),
     Column("idempotency_token", String(64), nullable=False),
     Column("status", String(16), nullable=False),  # pending | sending | delivered | failed | unsupported
     Column("attempts", Integer, nullable=False),
@@ -45,8 +48,7 @@ webhook_deliveries = Table(
     Column("delivered_ms", BigInteger),
     Index("ix_webhook_deliveries_due", "status", "next_attempt_ms"),
     Index("ix_webhook_deliveries_account", "account_sid", "id"),
-    Index("ix_webhook_deliveries_lane", "conversation_sid", "id"),
-    Index("ix_webhook_deliveries_created", "created_ms"),
+    Index("ix_webhook_deliveries_lane", "conversation_sid", "id"),  # PostgreSQL only (migration 0005)
 )
 
 webhook_attempts = Table(
@@ -70,7 +72,6 @@ webhook_attempts = Table(
     Column("created_ms", BigInteger, nullable=False),  # when the request started
     Index("ix_webhook_attempts_account", "account_sid", "created_ms"),
     Index("ix_webhook_attempts_delivery", "delivery_id", "id"),
-    Index("ix_webhook_attempts_created", "created_ms"),
 )
 
 # The state-timer worker looks up due conversations by these.

@@ -36,6 +36,7 @@ from collections.abc import Callable, Iterable
 from functools import partial
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, select
 
 from hubbub.domain import clock
@@ -309,8 +310,12 @@ class Dispatcher:
             return
         # every path here loaded the tokens of its deliveries' accounts first (`_receive`, `_verify_loop`, `_run`)
         known, token = self._tokens.peek(delivery.account_sid)
+        error = None
         if token is None:  # the account is gone: nothing can be signed
             error = "the account no longer exists" if known else "the signing key was not loaded"
+        elif delivery.params is None and delivery.rendering is None:
+            error = "the event of this delivery is no longer stored"
+        if error is not None:
             self._finish(store.Outcome(delivery, False, None, error, 0, clock.now_ms()))
             return
         self._in_child[delivery.id] = delivery
@@ -328,7 +333,10 @@ class Dispatcher:
         token = await self._tokens.get(d.account_sid)
         if token is None:  # the account is gone: nothing can be signed
             return store.Outcome(d, False, None, "the account no longer exists", 0, started_ms)
-        params = [(name, value) for name, value in d.params]
+        try:
+            params = d.parameters()
+        except LookupError as exc:
+            return store.Outcome(d, False, None, str(exc), 0, started_ms)
         params.append(("RetryCount", str(d.attempts)))
         assert self._sender is not None
         code, _, error, latency = await send_signed(self._sender, token, d.method, d.url, params,
@@ -343,8 +351,14 @@ class Dispatcher:
     # -- sending from the child process ------------------------------------------------------------------
     @staticmethod
     def _job(d: store.Delivery, token: str) -> list[Any]:
+        """One delivery for the sender process: its parameters, or what it renders them from (the event's
+        payload goes as the JSON it already is)."""
         lane = _lane(d)
-        return [d.id, d.method, d.url, d.params, token, d.idempotency_token, d.attempts,
+        what: Any = d.params
+        if what is None and d.rendering is not None:
+            *head, payload = d.rendering
+            what = {"render": [*head, orjson.Fragment(payload) if isinstance(payload, str | bytes) else payload]}
+        return [d.id, d.method, d.url, what, token, d.idempotency_token, d.attempts,
                 None if lane is None else f"{lane[0]} {lane[1]}"]
 
     def _ship(self) -> None:
@@ -416,8 +430,8 @@ async def purge_log(db: Database, settings: WebhookSettings) -> int:
     """Delete attempts and finished deliveries older than the retention, in batches."""
     cutoff = clock.now_ms() - int(settings.log_retention * 1000)
     total = 0
-    while True:
-        removed = await db.write(lambda conn: store.purge(conn, cutoff))
+    after: tuple[int, int] | None = (0, 0)
+    while after is not None:
+        removed, after = await db.write(lambda conn, after=after: store.purge(conn, cutoff, after))
         total += removed
-        if removed == 0:
-            return total
+    return total

@@ -15,7 +15,7 @@ parameter whose value is null is left out, as Twilio does (e.g. `ClientIdentity`
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -230,4 +230,20 @@ def event_params(event_type: str, data: Mapping[str, Any], *, account_sid: str, 
             params.extend((name, str(v)) for v in value)
         else:
             params.append((name, str(value)))
+    return params
+
+
+def render_params(rendering: Sequence[Any]) -> Params:
+    """The parameters of a delivery recorded without a copy of them: `rendering` is
+    `[event_type, account_sid, event_date, messaging_service_sid, extra, payload]`, where `payload` is the
+    outbox event's payload (as `actions.common.emit` wrote it: `source`, `client_identity`, `data`; a dict, or
+    its JSON text) and `extra` the pairs added per target (a conversation webhook's `WebhookSid`,
+    `WebhookType`). The webhook sender process renders them there, off the server's core."""
+    event_type, account_sid, event_date, messaging_service_sid, extra, payload = rendering
+    if isinstance(payload, str | bytes):
+        payload = orjson.loads(payload)
+    params = event_params(event_type, payload["data"], account_sid=account_sid, source=payload["source"],
+                          client_identity=payload.get("client_identity"), event_date=event_date,
+                          messaging_service_sid=messaging_service_sid)
+    params.extend((name, value) for name, value in extra)
     return params

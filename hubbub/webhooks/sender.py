@@ -190,6 +190,7 @@ class SenderProcess:
 
 async def serve(sock: socket.socket, timeout: float, concurrency: int) -> None:
     from hubbub.webhooks.http import LeanSender
+    from hubbub.webhooks.payloads import render_params
     from hubbub.webhooks.sending import Lanes, send_signed
 
     loop = asyncio.get_running_loop()
@@ -205,18 +206,28 @@ async def serve(sock: socket.socket, timeout: float, concurrency: int) -> None:
             writer.write(orjson.dumps(done) + b"\n")
         done.clear()
 
-    async def attempt(job: list[Any]) -> None:
+    def report(outcome: list[Any]) -> None:
         nonlocal flush_scheduled
-        delivery_id, method, url, params, token, idempotency_token, attempts, _ = job
-        started = int(time.time() * 1000)
-        pairs = [(name, value) for name, value in params]
-        pairs.append(("RetryCount", str(attempts)))
-        code, _, error, latency = await send_signed(sender, token, method, url, pairs, timeout,
-                                                    {"I-Twilio-Idempotency-Token": idempotency_token})
-        done.append([delivery_id, code, error, latency, started])
+        done.append(outcome)
         if not flush_scheduled:  # one line for every outcome of this turn of the loop
             flush_scheduled = True
             loop.call_soon(flush)
+
+    async def attempt(job: list[Any]) -> None:
+        delivery_id, method, url, params, token, idempotency_token, attempts, _ = job
+        started = int(time.time() * 1000)
+        if isinstance(params, dict):  # rendered here, from the event, off the server's core
+            try:
+                pairs = render_params(params["render"])
+            except Exception as exc:  # noqa: BLE001 - reported as this attempt's failure, like a bad answer
+                report([delivery_id, None, f"the parameters could not be rendered: {exc!r}"[:500], 0, started])
+                return
+        else:
+            pairs = [(name, value) for name, value in params]
+        pairs.append(("RetryCount", str(attempts)))
+        code, _, error, latency = await send_signed(sender, token, method, url, pairs, timeout,
+                                                    {"I-Twilio-Idempotency-Token": idempotency_token})
+        report([delivery_id, code, error, latency, started])
 
     lanes: Lanes[list[Any]] = Lanes(concurrency, attempt)
 

@@ -211,8 +211,26 @@ CACHE = ConfigCache()
 
 def post_targets(conn: Connection, account_sid: str, service_sid: str | None, conversation_sid: str | None,
                  event_type: str, data: dict[str, Any]) -> list[Target]:
-    """The post-action URLs that an event is delivered to."""
+    """The post-action URLs that an event is delivered to (do not modify the list: it may be cached)."""
+    if not CACHE.installed:
+        return _post_targets(conn, account_sid, service_sid, conversation_sid, event_type, data)[0]
+    # One lookup per event instead of three; not kept when a trigger webhook makes the answer depend on
+    # the message's body.
+    key = ("post", account_sid, service_sid, conversation_sid, event_type)
+    hit, found = CACHE.get(key)
+    if hit and found is not None:
+        return found  # type: ignore[no-any-return]
+    generation = CACHE.generation
+    found, by_body = _post_targets(conn, account_sid, service_sid, conversation_sid, event_type, data)
+    CACHE.put(key, None if by_body else found, generation)
+    return found
+
+
+def _post_targets(conn: Connection, account_sid: str, service_sid: str | None, conversation_sid: str | None,
+                  event_type: str, data: dict[str, Any]) -> tuple[list[Target], bool]:
+    """(the targets, whether they depend on the message's body)"""
     found: list[Target] = []
+    by_body = False
     account = CACHE.cached(("account", account_sid), lambda: _account_row(conn, account_sid))
     if account is not None:
         _pre, post, method, filters, target = account
@@ -232,6 +250,7 @@ def post_targets(conn: Connection, account_sid: str, service_sid: str | None, co
                 if url and event_type in _names(filters):
                     found.append(Target("conversation", url, _method(method), "webhook", sid))
             elif kind == "trigger":
+                by_body = True
                 message = data.get("message") or {}
                 if url and event_type == "onMessageAdded" and trigger_matches(_keywords(triggers),
                                                                               message.get("body")):
@@ -240,7 +259,7 @@ def post_targets(conn: Connection, account_sid: str, service_sid: str | None, co
                 wanted = _names(filters) or frozenset({"onMessageAdded"})
                 if event_type in wanted:
                     found.append(studio_target(account_sid, sid, flow_sid))
-    return found
+    return found, by_body
 
 
 def studio_target(account_sid: str, webhook_sid: str, flow_sid: str | None) -> Target:

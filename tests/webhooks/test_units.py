@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 import httpx
+import orjson
 import pytest
 from twilio.request_validator import RequestValidator
 
@@ -198,6 +199,74 @@ def test_dispatcher_retries_parks_and_keeps_order(tmp_path: Path, monkeypatch: p
     assert len({token for body, _, token in seen if body == "twice"}) == 1
 
 
+class _Refused(Exception):
+    pass
+
+
+def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_theirs(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Deliveries are recorded inside the writer's batch and handed over after its commit. A write of the
+    batch that fails after recording one (its message and delivery are rolled back) must send nothing,
+    while the writes batched with it send theirs, with the ids of their rows; so must later batches with
+    no failure (their deliveries are taken without a query)."""
+    from hubbub.actions.common import Scope
+    from hubbub.actions.conversations import ConversationFields, do_create_conversation
+    from hubbub.actions.messages import MessageFields, do_create_message
+    from hubbub.actions.webhook_configuration import do_update_service_webhooks
+    from hubbub.store.schema_webhooks import webhook_attempts, webhook_deliveries
+    from hubbub.webhooks.dispatcher import Dispatcher
+
+    db = _prepare(tmp_path, monkeypatch)
+    seen: list[str] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        seen.append(dict(parse_qsl(request.content.decode()))["Body"])
+        return httpx.Response(200)
+
+    scope = Scope("AC" + "a" * 32, None, "API", True)
+    db.run_sync_write(lambda c: do_update_service_webhooks(c, scope, {
+        "post_webhook_url": "https://receiver.example/hook", "webhook_filters": ["onMessageAdded"]}))
+    conv = db.run_sync_write(lambda c: do_create_conversation(c, scope, ConversationFields(friendly_name="u")))
+
+    def create(body: str) -> Any:
+        def write(conn: Any) -> Any:
+            message = do_create_message(conn, scope, conv["sid"], MessageFields(author="a", body=body))
+            if body.startswith("fails"):
+                raise _Refused(body)  # after its delivery was recorded
+            return message
+        return write
+
+    async def scenario() -> list[tuple[str, int, int]]:
+        dispatcher = Dispatcher(db, WebhookSettings(poll_interval=0.05), httpx.MockTransport(handler))
+        dispatcher.start()
+        bodies = ["b1", "fails-1", "b2", "b3", "fails-2", "b4"]
+        # queued before the writer starts, so that they run as one batch
+        writes = [asyncio.ensure_future(db.write(create(body))) for body in bodies]
+        await asyncio.sleep(0.05)
+        db.start()
+        try:
+            results = await asyncio.gather(*writes, return_exceptions=True)
+            assert [type(r) for r in results] == [dict, _Refused, dict, dict, _Refused, dict]
+            for body in ("b5", "b6", "b7"):  # batches where nothing fails
+                await db.write(create(body))
+            for _ in range(1500):  # (a slow, shared machine: up to 30 s)
+                rows = await db.read(lambda c: [(r.status, r.id, r.attempt_delivery) for r in c.execute(
+                    webhook_deliveries.select().add_columns(webhook_attempts.c.delivery_id.label("attempt_delivery"))
+                    .outerjoin(webhook_attempts, webhook_attempts.c.delivery_id == webhook_deliveries.c.id)
+                    .order_by(webhook_deliveries.c.id))])
+                if len(seen) >= 7 and all(status == "delivered" for status, _, _ in rows):
+                    return rows
+                await asyncio.sleep(0.02)
+            raise AssertionError(rows)
+        finally:
+            await dispatcher.stop()
+            db.close()
+
+    rows = asyncio.run(scenario())
+    assert seen == ["b1", "b2", "b3", "b4", "b5", "b6", "b7"]
+    assert len(rows) == 7 and all(delivery_id == attempt_of for _, delivery_id, attempt_of in rows)
+
+
 def test_studio_target_uses_the_configured_flow_url(monkeypatch: pytest.MonkeyPatch) -> None:
     from hubbub.webhooks import targets
 
@@ -230,3 +299,82 @@ def test_delivery_sids_follow_creation_order() -> None:
     sids = [delivery_sid() for _ in range(2000)]
     assert all(is_sid(sid, "WD") for sid in sids)
     assert sids == sorted(sids) and len(set(sids)) == len(sids)
+
+
+def test_purge_walks_both_tables_in_windows_and_keeps_what_is_young_or_unfinished(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sqlalchemy import insert, select
+
+    from hubbub.store.schema_webhooks import webhook_attempts, webhook_deliveries
+    from hubbub.webhooks import store
+
+    db = _prepare(tmp_path, monkeypatch)
+    monkeypatch.setattr(store, "PURGE_BATCH", 3)  # many windows
+    cutoff = 10_000
+    # (created_ms, status, updated_ms): ids follow creation; a replayed old delivery is pending again
+    deliveries = [(1000, "delivered", 1000), (2000, "failed", 2000), (3000, "pending", 20_000),
+                  (4000, "delivered", 4000), (5000, "unsupported", 5000), (6000, "delivered", 6000),
+                  (7000, "delivered", 7000), (12_000, "delivered", 12_000), (13_000, "sending", 13_000)]
+
+    def fill(conn: Any) -> None:
+        for n, (created, status, updated) in enumerate(deliveries):
+            delivery_id = conn.execute(insert(webhook_deliveries).values(
+                sid=f"WD{n:032x}", account_sid="AC" + "a" * 32, event_type="onMessageAdded", level="account",
+                target="webhook", url="https://r.example/", method="POST", params="[]", idempotency_token="t",
+                status=status, attempts=1, next_attempt_ms=0, created_ms=created, updated_ms=updated)
+            ).inserted_primary_key[0]
+            conn.execute(insert(webhook_attempts).values(
+                delivery_id=delivery_id, account_sid="AC" + "a" * 32, kind="post", event_type="onMessageAdded",
+                level="account", url="https://r.example/", method="POST", attempt=0, ok=True, latency_us=1,
+                created_ms=created))
+
+    db.run_sync_write(fill)
+    db.start()
+
+    async def purge() -> int:
+        from hubbub.webhooks.dispatcher import purge_log
+        return await purge_log(db, WebhookSettings(log_retention=1.0))
+
+    monkeypatch.setattr("hubbub.domain.clock.now_ms", lambda: cutoff + 1000)
+    try:
+        removed = asyncio.run(purge())
+        left = db.run_sync_write(lambda c: (
+            [r.created_ms for r in c.execute(select(webhook_deliveries).order_by(webhook_deliveries.c.id))],
+            [r.created_ms for r in c.execute(select(webhook_attempts).order_by(webhook_attempts.c.id))]))
+    finally:
+        db.close()
+    assert left == ([3000, 12_000, 13_000], [12_000, 13_000])
+    assert removed == 6 + 7
+
+
+def test_deliveries_recorded_before_migration_0005_keep_their_parameters(tmp_path: Path) -> None:
+    from sqlalchemy import create_engine, insert, select, text
+
+    from hubbub.store import migrate
+    from hubbub.store.schema_webhooks import webhook_deliveries as D
+    from hubbub.webhooks import store
+
+    engine = create_engine(f"sqlite:///{tmp_path / 'old.db'}")
+    migrate.upgrade(engine, "0002_webhooks")
+    old_params = [["AccountSid", "AC" + "a" * 32], ["EventType", "onMessageAdded"], ["Body", "from before"]]
+    with engine.begin() as conn:
+        conn.execute(text(
+            "INSERT INTO webhook_deliveries (sid, account_sid, event_type, level, target, url, method, params, "
+            "idempotency_token, status, attempts, next_attempt_ms, created_ms, updated_ms) VALUES ('WD1', "
+            "'AC', 'onMessageAdded', 'account', 'webhook', 'https://r.example/', 'POST', :params, 'WD1', "
+            "'pending', 0, 0, 0, 0)"), {"params": orjson.dumps(old_params).decode()})
+    migrate.upgrade(engine)
+    with engine.begin() as conn:
+        row = conn.execute(store.with_event().where(D.c.sid == "WD1")).mappings().one()
+        assert store.shown_params(row) == [tuple(p) for p in old_params]
+        claimed = store.claim(conn, me="me", limit=10, lease_ms=1000, postgres=False)
+        assert [d.parameters() for d in claimed] == [[tuple(p) for p in old_params]]
+        conn.execute(insert(D).values(sid="WD2", account_sid="AC", event_type="onMessageAdded", level="account",
+                                      target="webhook", method="POST", idempotency_token="WD2", status="pending",
+                                      attempts=0, next_attempt_ms=0, created_ms=0, updated_ms=0, event_id=12345))
+        gone = store.claim(conn, me="me", limit=10, lease_ms=1000, postgres=False)
+        assert [(d.sid, d.params, d.rendering) for d in gone] == [("WD2", None, None)]  # its event is not stored
+        with pytest.raises(LookupError):
+            gone[0].parameters()
+        assert conn.execute(select(D.c.params).where(D.c.sid == "WD2")).scalar() is None
+    engine.dispose()
