@@ -317,7 +317,7 @@ class Dispatcher:
         if token is None:  # the account is gone: nothing can be signed
             error = "the account no longer exists" if known else "the signing key was not loaded"
         elif delivery.params is None and delivery.rendering is None:
-            error = "the event of this delivery is no longer stored"
+            error = store.MISSING_EVENT
         if error is not None:
             self._finish(store.Outcome(delivery, False, None, error, 0, clock.now_ms()))
             return

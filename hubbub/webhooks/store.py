@@ -30,6 +30,7 @@ from hubbub.webhooks.payloads import POST_EVENTS, Params, event_params, render_p
 from hubbub.webhooks.targets import Target, messaging_service_of, post_targets, studio_target, trigger_matches
 
 D = webhook_deliveries
+MISSING_EVENT = "the event of this delivery is missing or unreadable"
 
 _INSERT_DELIVERY = insert_all(webhook_deliveries, positional=True)
 _INSERT_ATTEMPT = insert_all(webhook_attempts, positional=True)
@@ -245,14 +246,14 @@ class Delivery:
     attempts: int
     created_ms: int
     # `payloads.render_params`'s argument, for a delivery whose parameters are rendered from its event;
-    # None with `params` None: the event is no longer stored
+    # None with `params` None: the event is missing or unreadable
     rendering: list[Any] | None = None
 
     def parameters(self) -> Params:
         if self.params is not None:
             return [(name, value) for name, value in self.params]
         if self.rendering is None:
-            raise LookupError("the event of this delivery is no longer stored")
+            raise LookupError(MISSING_EVENT)
         return render_params(self.rendering)
 
 
@@ -303,9 +304,14 @@ def claim(conn: Connection, *, me: str, limit: int, lease_ms: int, postgres: boo
     events_of = _events(conn, [r[13] for r in rows if r[9] is None and r[13] is not None])
     for delivery, r in zip(found, rows, strict=True):
         event = events_of.get(r[13]) if r[9] is None else None
-        if event is not None:
-            delivery.rendering = [delivery.event_type, delivery.account_sid, event[1], r[14],
-                                  _extra(delivery.level, r[15], r[16]), event[0]]
+        if event is None:
+            continue
+        try:  # parsed here: a damaged payload must fail its own delivery, not the sender's whole batch
+            payload = orjson.loads(event[0])
+        except orjson.JSONDecodeError:
+            continue
+        delivery.rendering = [delivery.event_type, delivery.account_sid, event[1], r[14],
+                              _extra(delivery.level, r[15], r[16]), payload]
     found.sort(key=lambda d: d.id)
     return found
 

@@ -351,6 +351,7 @@ def test_deliveries_recorded_before_migration_0005_keep_their_parameters(tmp_pat
     from sqlalchemy import create_engine, insert, select, text
 
     from hubbub.store import migrate
+    from hubbub.store.schema import events
     from hubbub.store.schema_webhooks import webhook_deliveries as D
     from hubbub.webhooks import store
 
@@ -372,8 +373,14 @@ def test_deliveries_recorded_before_migration_0005_keep_their_parameters(tmp_pat
         conn.execute(insert(D).values(sid="WD2", account_sid="AC", event_type="onMessageAdded", level="account",
                                       target="webhook", method="POST", idempotency_token="WD2", status="pending",
                                       attempts=0, next_attempt_ms=0, created_ms=0, updated_ms=0, event_id=12345))
+        damaged = conn.execute(insert(events).values(account_sid="AC", type="onMessageAdded", payload="{not json",
+                                                     date_created=0)).inserted_primary_key[0]
+        conn.execute(insert(D).values(sid="WD3", account_sid="AC", event_type="onMessageAdded", level="account",
+                                      target="webhook", method="POST", idempotency_token="WD3", status="pending",
+                                      attempts=0, next_attempt_ms=0, created_ms=0, updated_ms=0, event_id=damaged))
         gone = store.claim(conn, me="me", limit=10, lease_ms=1000, postgres=False)
-        assert [(d.sid, d.params, d.rendering) for d in gone] == [("WD2", None, None)]  # its event is not stored
+        # one event is not stored, the other cannot be read: each fails alone, when it is sent
+        assert [(d.sid, d.params, d.rendering) for d in gone] == [("WD2", None, None), ("WD3", None, None)]
         with pytest.raises(LookupError):
             gone[0].parameters()
         assert conn.execute(select(D.c.params).where(D.c.sid == "WD2")).scalar() is None
