@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, null, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, null, or_, select, text, update
 
 from hubbub.domain import clock
 from hubbub.domain.sids import random_hex
@@ -33,6 +33,8 @@ D = webhook_deliveries
 MISSING_EVENT = "the event of this delivery is missing or unreadable"
 
 _INSERT_DELIVERY = insert_all(webhook_deliveries, positional=True)
+_INSERT_DELIVERY_ID = Prepared(insert(webhook_deliveries).values(
+    {c.name: bindparam(c.name) for c in webhook_deliveries.c if c.name != "id"}).returning(webhook_deliveries.c.id))
 _INSERT_ATTEMPT = insert_all(webhook_attempts, positional=True)
 
 # Per writer thread: whether deliveries were queued for claiming (replays), and the fresh deliveries this
@@ -181,10 +183,12 @@ def record_deliveries(conn: Connection, *, account_sid: str, event_id: int, even
     sqlite_connection = conn.connection.driver_connection if conn.dialect.name == "sqlite" else None
     rows = _rows(account_sid, service, conversation_sid, event_id, event_type, targets, None, clock.now_ms(),
                  sqlite_connection, [event_date, messaging_service, payload])
-    if sqlite_connection is None:
-        _INSERT_DELIVERY.executemany(conn, [row for row, _ in rows])
-        return len(rows)
     for row, delivery in rows:  # one at a time: each fresh delivery learns its id (see take_committed)
+        if sqlite_connection is None:
+            returned = _INSERT_DELIVERY_ID.fetchone(conn, row)
+            if delivery is not None and returned is not None:
+                delivery.id = returned[0]
+            continue
         cursor = _INSERT_DELIVERY.execute(conn, row)
         if delivery is not None:
             delivery.id = cursor.lastrowid
@@ -352,9 +356,9 @@ def take_committed(me: str) -> tuple[bool, list[Delivery], bool]:
     """After a commit, on the writer thread: (whether deliveries were queued for claiming, the fresh
     deliveries recorded since the last call, whether those are confirmed).
 
-    On SQLite the fresh deliveries are confirmed here. When every one of them was recorded in the batch
-    that just committed, and that batch committed all its writes, they are all in the database, with the
-    ids their INSERTs returned. Otherwise only those that committed are kept (a write that failed rolled
+    When every one of them was recorded in the batch that just committed, and that batch committed all its
+    writes (the common case), they are all in the database, with the ids their INSERTs returned: confirmed
+    without a query. Otherwise, on SQLite, only those that committed are kept (a write that failed rolled
     back its savepoint and its rows), with their ids, found by one query on the writer's own connection,
     which sits between transactions at this point. On PostgreSQL, or if that query fails, they come back
     unconfirmed: the caller confirms them with `confirm` on a reader."""
@@ -362,11 +366,13 @@ def take_committed(me: str) -> tuple[bool, list[Delivery], bool]:
     _recorded.connection = None
     attempts = getattr(_recorded, "attempts", None)
     queued, fresh = take_recorded()
-    if connection is None or not fresh:
+    if not fresh:
         return queued, fresh, False
     clean = cleanly_committed()
     if clean is not None and attempts == {clean} and all(d.id for d in fresh):
         return queued, fresh, True
+    if connection is None:
+        return queued, fresh, False
     found: dict[str, int] = {}
     try:
         for start in range(0, len(fresh), 500):

@@ -4,6 +4,7 @@ injected HTTP transport (httpx.MockTransport) on a real SQLite database."""
 from __future__ import annotations
 
 import asyncio
+import os
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
@@ -137,12 +138,12 @@ def test_trigger_matching(body: str | None, matches: bool) -> None:
 
 # -- the dispatcher with an injected transport -------------------------------------------------------------
 
-def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Any:
+def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str | None = None) -> Any:
     from hubbub.actions.accounts import do_ensure_account
     from hubbub.store import migrate
     from hubbub.store.database import Database
 
-    db = Database(f"sqlite:///{tmp_path / 'd.db'}", synchronous="OFF")
+    db = Database(url or f"sqlite:///{tmp_path / 'd.db'}", synchronous="OFF")
     migrate.upgrade(db.write_engine)
     db.run_sync_write(lambda conn: do_ensure_account(conn, "AC" + "a" * 32, TOKEN))
     return db
@@ -203,12 +204,28 @@ class _Refused(Exception):
     pass
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest) -> Any:
+    """None (a SQLite file in tmp_path), or a fresh PostgreSQL database when HUBBUB_TEST_POSTGRES_URL is set."""
+    if request.param == "sqlite":
+        yield None
+        return
+    if not os.environ.get("HUBBUB_TEST_POSTGRES_URL"):
+        pytest.skip("HUBBUB_TEST_POSTGRES_URL is not set")
+    from tests.conftest import _drop_postgres_database, _postgres_database
+    name = f"hubbub_units_{os.getpid()}"
+    url, admin = _postgres_database(name)
+    yield url
+    _drop_postgres_database(admin, name)
+
+
 def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_theirs(
-        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> None:
     """Deliveries are recorded inside the writer's batch and handed over after its commit. A write of the
     batch that fails after recording one (its message and delivery are rolled back) must send nothing,
     while the writes batched with it send theirs, with the ids of their rows; so must later batches with
-    no failure (their deliveries are taken without a query)."""
+    no failure (their deliveries are taken without a query). On PostgreSQL the writes name their
+    conversation, so that a shard writer batches them."""
     from hubbub.actions.common import Scope
     from hubbub.actions.conversations import ConversationFields, do_create_conversation
     from hubbub.actions.messages import MessageFields, do_create_message
@@ -216,7 +233,7 @@ def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_
     from hubbub.store.schema_webhooks import webhook_attempts, webhook_deliveries
     from hubbub.webhooks.dispatcher import Dispatcher
 
-    db = _prepare(tmp_path, monkeypatch)
+    db = _prepare(tmp_path, monkeypatch, database_url)
     seen: list[str] = []
 
     def handler(request: httpx.Request) -> httpx.Response:
@@ -241,14 +258,14 @@ def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_
         dispatcher.start()
         bodies = ["b1", "fails-1", "b2", "b3", "fails-2", "b4"]
         # queued before the writer starts, so that they run as one batch
-        writes = [asyncio.ensure_future(db.write(create(body))) for body in bodies]
+        writes = [asyncio.ensure_future(db.write(create(body), key=conv["sid"])) for body in bodies]
         await asyncio.sleep(0.05)
         db.start()
         try:
             results = await asyncio.gather(*writes, return_exceptions=True)
             assert [type(r) for r in results] == [dict, _Refused, dict, dict, _Refused, dict]
             for body in ("b5", "b6", "b7"):  # batches where nothing fails
-                await db.write(create(body))
+                await db.write(create(body), key=conv["sid"])
             for _ in range(1500):  # (a slow, shared machine: up to 30 s)
                 rows = await db.read(lambda c: [(r.status, r.id, r.attempt_delivery) for r in c.execute(
                     webhook_deliveries.select().add_columns(webhook_attempts.c.delivery_id.label("attempt_delivery"))
