@@ -8,12 +8,19 @@ Only use this for statements whose columns need no type processing (text and int
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import psycopg
 from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import ClauseElement
+
+# A refused constraint: SQLAlchemy's wrapper, or, from a statement run here on the driver's cursor, the
+# driver's own exception.
+INTEGRITY_ERRORS = (IntegrityError, sqlite3.IntegrityError, psycopg.IntegrityError)
 
 # SQLite statements are compiled with named parameters (`:name`) by default: the driver then reads each
 # value straight from the caller's dict, with no per-call reordering into a tuple. For statements with many

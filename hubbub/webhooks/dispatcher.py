@@ -41,6 +41,7 @@ from sqlalchemy import Connection, select
 
 from hubbub.domain import clock
 from hubbub.store.database import Database
+from hubbub.store.prepared import INTEGRITY_ERRORS
 from hubbub.store.schema import accounts
 from hubbub.webhooks import store
 from hubbub.webhooks.config import WebhookSettings
@@ -406,18 +407,39 @@ class Dispatcher:
             batch, self._outcomes = self._outcomes, []
             if not batch:
                 continue
+            left: list[store.Outcome] = []
             try:
                 await self._write_outcomes(batch)
-            except Exception:
+            except INTEGRITY_ERRORS:  # one of them is refused: find it
+                log.exception("webhook dispatcher: recording %d outcomes failed; recording them one by one",
+                              len(batch))
+                left = await self._one_by_one(batch)
+            except Exception:  # the database is away: all of them again later
                 log.exception("webhook dispatcher: recording outcomes failed; retrying")
-                self._outcomes[:0] = batch
-                await asyncio.sleep(1.0)
-                self._flushable.set()
-                continue
+                left = batch
             was_full = self._held >= MAX_HELD
-            self._held -= len(batch)
+            self._held -= len(batch) - len(left)
             if was_full or not all(o.ok for o in batch):
                 self._wake.set()  # room to claim again, or a retry time to schedule
+            if left:
+                self._outcomes[:0] = left
+                await asyncio.sleep(1.0)
+                self._flushable.set()
+
+    async def _one_by_one(self, batch: list[store.Outcome]) -> list[store.Outcome]:
+        """After the database refused a batch of outcomes: write each alone, so that one it refuses for good
+        (e.g. its delivery row was deleted meanwhile) cannot hold back the others forever. That one is
+        dropped; those that fail otherwise (the database went away) are returned, to be tried again."""
+        left = []
+        for outcome in batch:
+            try:
+                await self._write_outcomes([outcome])
+            except INTEGRITY_ERRORS:
+                log.error("webhook dispatcher: the outcome of delivery %s cannot be recorded; dropped "
+                          "(the delivery stays where it was)", outcome.delivery.sid, exc_info=True)
+            except Exception:
+                left.append(outcome)
+        return left
 
     async def _renew_loop(self) -> None:
         lease_ms = int(self.settings.lease * 1000)

@@ -284,6 +284,53 @@ def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_
     assert len(rows) == 7 and all(delivery_id == attempt_of for _, delivery_id, attempt_of in rows)
 
 
+def test_an_outcome_the_database_refuses_does_not_hold_back_the_others(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery's row deleted while its request was in flight makes its attempt row violate the foreign
+    key; the outcomes written in the same batch are still recorded."""
+    import sqlite3
+
+    from hubbub.actions.common import Scope
+    from hubbub.actions.conversations import ConversationFields, do_create_conversation
+    from hubbub.actions.messages import MessageFields, do_create_message
+    from hubbub.actions.webhook_configuration import do_update_service_webhooks
+    from hubbub.store.schema_webhooks import webhook_deliveries
+    from hubbub.webhooks.dispatcher import Dispatcher
+
+    db = _prepare(tmp_path, monkeypatch)
+    scope = Scope("AC" + "a" * 32, None, "API", True)
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        token = request.headers["I-Twilio-Idempotency-Token"]
+        if dict(parse_qsl(request.content.decode()))["Body"] == "victim":
+            with sqlite3.connect(tmp_path / "d.db") as raw:  # another hand deletes the row meanwhile
+                raw.execute("DELETE FROM webhook_deliveries WHERE sid = ?", (token,))
+        return httpx.Response(200)
+
+    async def scenario() -> list[tuple[str, str]]:
+        db.start()
+        dispatcher = Dispatcher(db, WebhookSettings(poll_interval=0.05), httpx.MockTransport(handler))
+        dispatcher.start()
+        try:
+            await db.write(lambda c: do_update_service_webhooks(c, scope, {
+                "post_webhook_url": "https://receiver.example/hook", "webhook_filters": ["onMessageAdded"]}))
+            conv = await db.write(lambda c: do_create_conversation(c, scope, ConversationFields(friendly_name="u")))
+            await asyncio.gather(*(db.write(lambda c, body=body: do_create_message(
+                c, scope, conv["sid"], MessageFields(author="a", body=body))) for body in ("one", "victim", "two")))
+            for _ in range(1500):
+                rows = await db.read(lambda c: [(r.status, r.sid) for r in c.execute(
+                    webhook_deliveries.select().order_by(webhook_deliveries.c.id))])
+                if len(rows) == 2 and all(status == "delivered" for status, _ in rows):
+                    return rows
+                await asyncio.sleep(0.02)
+            raise AssertionError(rows)
+        finally:
+            await dispatcher.stop()
+            db.close()
+
+    assert len(asyncio.run(scenario())) == 2
+
+
 def test_studio_target_uses_the_configured_flow_url(monkeypatch: pytest.MonkeyPatch) -> None:
     from hubbub.webhooks import targets
 
