@@ -157,6 +157,7 @@ def _enqueue_messages(conn: Connection, config: SmsConfig, messages: list[dict[s
     blocked = _blocked_pairs(conn, {(t.proxy_address, t.address) for t in targets})
     rows: list[dict[str, Any]] = []
     failures: list[tuple[dict[str, Any], int]] = []
+    part_counts: dict[tuple[str, bool], int] = {}  # segments of a message's body, the same for each participant
     for target in targets:
         message = by_sid[target.message_sid]
         body = message.get("body") or ""
@@ -179,13 +180,16 @@ def _enqueue_messages(conn: Connection, config: SmsConfig, messages: list[dict[s
             continue
         assert connection is not None
         smart = config.smart_encoding_for(message["chat_service_sid"])
+        part_count = part_counts.get((target.message_sid, smart))
+        if part_count is None:
+            part_count = part_counts[target.message_sid, smart] = segments_for(body, smart).segments
         rows.append(dict(
             sid=channel_sid, account_sid=message["account_sid"], connection=connection.name,
             sender=target.proxy_address, destination=target.address, kind="message",
             chat_service_sid=message["chat_service_sid"], conversation_sid=message["conversation_sid"],
             message_sid=target.message_sid, receipt_sid=target.sid, participant_sid=target.participant_sid,
             body=body, smart_encoding=smart, concat_ref=secrets.randbelow(256),
-            part_count=segments_for(body, smart).segments, state="queued", error_code=0,
+            part_count=part_count, state="queued", error_code=0,
             expires_at=now + config.expiry, date_created=now, date_updated=now))
         result.connections.add(connection.name)
     if rows:
@@ -230,15 +234,24 @@ def _emit_receipts(conn: Connection, changed: Iterable[dict[str, Any]]) -> None:
 
 
 # -- queue rows for the dispatcher -----------------------------------------------------------------------
+_QUEUED = Prepared(
+    select(sms_outbound, sms_opt_outs.c.id.label("blocked"))
+    .outerjoin(sms_opt_outs, (sms_opt_outs.c.sender == sms_outbound.c.sender)
+               & (sms_opt_outs.c.address == sms_outbound.c.destination))
+    .where(sms_outbound.c.connection == bindparam("connection"), sms_outbound.c.state == "queued",
+           sms_outbound.c.id > bindparam("after_id"))
+    .order_by(sms_outbound.c.id).limit(bindparam("limit")))
+
+
 def queued_rows(conn: Connection, connection: str, after_id: int, limit: int) -> list[dict[str, Any]]:
-    """Queued SMS of a connection after `after_id`, with the parts already accepted and the block flag."""
-    rows = [dict(r) for r in conn.execute(
-        select(sms_outbound, sms_opt_outs.c.id.label("blocked"))
-        .outerjoin(sms_opt_outs, (sms_opt_outs.c.sender == sms_outbound.c.sender)
-                   & (sms_opt_outs.c.address == sms_outbound.c.destination))
-        .where(sms_outbound.c.connection == connection, sms_outbound.c.state == "queued",
-               sms_outbound.c.id > after_id)
-        .order_by(sms_outbound.c.id).limit(limit)).mappings()]
+    """Queued SMS of a connection after `after_id`, with the parts already accepted and the block flag
+    (`smart_encoding` may come back as 0 / 1)."""
+    cursor = _QUEUED.execute(conn, {"connection": connection, "after_id": after_id, "limit": limit})
+    try:
+        keys = [d[0] for d in cursor.description]
+        rows = [dict(zip(keys, r, strict=True)) for r in cursor.fetchall()]
+    finally:
+        cursor.close()
     multi = [r["id"] for r in rows if r["part_count"] > 1]
     done: dict[int, set[int]] = {}
     if multi:
@@ -364,28 +377,38 @@ def do_apply_results(conn: Connection, results: list[Result], retry_backlog: boo
     return waiting
 
 
+# A delivery receipt's statements, compiled once: one receipt comes for each SMS sent.
+_SUBMIT_BY_SMSC_ID = Prepared(select(sms_submits.c.id, sms_submits.c.outbound_id).where(
+    sms_submits.c.connection == bindparam("connection"), sms_submits.c.smsc_message_id == bindparam("message_id"))
+    .order_by(sms_submits.c.id.desc()).limit(1))
+_SET_PART_STATE = Prepared(update(sms_submits).where(sms_submits.c.id == bindparam("submit_id")).values(
+    dlr_state=bindparam("dlr_state_"), error_code=bindparam("error_code_")))
+_OUTBOUND_ROW = Prepared(select(sms_outbound.c.id, sms_outbound.c.state, sms_outbound.c.part_count,
+                                sms_outbound.c.receipt_sid).where(sms_outbound.c.id == bindparam("outbound_id")))
+_PART_STATES = Prepared(select(sms_submits.c.seq, sms_submits.c.dlr_state).where(
+    sms_submits.c.outbound_id == bindparam("outbound_id")))
+
+
 def _apply_receipt(conn: Connection, report: ReceiptReport, now: int) -> dict[str, Any] | None:
     """Mark the part's state; when the SMS's outcome is decided, update its row and receipt."""
     submit = None
     for message_id in message_id_variants(report.message_id):
-        submit = conn.execute(select(sms_submits.c.id, sms_submits.c.outbound_id).where(
-            sms_submits.c.connection == report.connection,
-            sms_submits.c.smsc_message_id == message_id).order_by(sms_submits.c.id.desc())).first()
+        submit = _SUBMIT_BY_SMSC_ID.fetchone(conn, {"connection": report.connection, "message_id": message_id})
         if submit is not None:
             break
     if submit is None:
         return None
+    submit_id, outbound_id = submit
     status, error = RECEIPT_STATUS.get(report.stat, (None, 0))
     if status is None:  # ENROUTE / ACCEPTD: not final, nothing to show
         return {}
-    conn.execute(update(sms_submits).where(sms_submits.c.id == submit.id).values(dlr_state=report.stat,
-                                                                                 error_code=error))
-    row = conn.execute(select(sms_outbound).where(sms_outbound.c.id == submit.outbound_id)).mappings().first()
-    if row is None:
+    _SET_PART_STATE.run(conn, {"submit_id": submit_id, "dlr_state_": report.stat, "error_code_": error})
+    found = _OUTBOUND_ROW.fetchone(conn, {"outbound_id": outbound_id})
+    if found is None:
         return {}
-    parts = conn.execute(select(sms_submits.c.seq, sms_submits.c.dlr_state)
-                         .where(sms_submits.c.outbound_id == row["id"])).all()
-    delivered = {p.seq for p in parts if p.dlr_state == "DELIVRD"}
+    row = dict(zip(("id", "state", "part_count", "receipt_sid"), found, strict=True))
+    parts = _PART_STATES.fetchall(conn, {"outbound_id": outbound_id})
+    delivered = {seq for seq, dlr_state in parts if dlr_state == "DELIVRD"}
     if status == "delivered":
         if len(delivered) < row["part_count"]:
             return {}  # delivered only once every part is
@@ -394,12 +417,11 @@ def _apply_receipt(conn: Connection, report: ReceiptReport, now: int) -> dict[st
         new_state, new_error = status, error
     if row["state"] == new_state:
         return {}
-    conn.execute(update(sms_outbound).where(sms_outbound.c.id == row["id"]).values(
-        state=new_state, error_code=new_error, date_updated=now))
+    _SET_OUTBOUND.run(conn, {"row_id": row["id"], "state": new_state, "error_code": new_error, "now": now})
     if row["receipt_sid"]:
-        conn.execute(update(receipts).where(receipts.c.sid == row["receipt_sid"]).values(
-            status=new_state, error_code=new_error, date_updated=now))
-    return dict(row)
+        _SET_RECEIPT.run(conn, {"receipt_sid": row["receipt_sid"], "status": new_state, "error_code": new_error,
+                                "now": now})
+    return row
 
 
 # -- inbound -------------------------------------------------------------------------------------------------

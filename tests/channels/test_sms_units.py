@@ -4,6 +4,7 @@ concatenation headers (no SMSC, no server)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 
 import pytest
@@ -212,6 +213,10 @@ class _Transport:
     def write(self, data: bytes) -> None:
         self.data += data
 
+    def writelines(self, chunks: Iterable[bytes]) -> None:
+        for chunk in chunks:
+            self.data += chunk
+
     def is_closing(self) -> bool:
         return False
 
@@ -244,3 +249,35 @@ def test_relay_frames_pdus_split_anywhere_and_keeps_deliver_sm_for_hubbub() -> N
         assert up.data == b""
         delivery.ack()  # type: ignore[attr-defined]
         assert bytes(up.data) == bytes.fromhex("00000011800000050000000000000009") + b"\x00"
+
+
+def test_relay_answers_between_the_librarys_pdus_however_its_stream_is_cut() -> None:
+    """The library's bytes go to the SMSC as they come, but a deliver_sm_resp the relay writes while one of the
+    library's PDUs is only partly through waits for its end: the SMSC never sees a PDU inside another."""
+    import smpp34
+
+    from hubbub.channels.sms.smpp import _Relay
+
+    [conn] = parse(BASE).connections
+    deliver = smpp34.DeliverSm("15551230000", "15005550006", b"hello", sequence_number=9).encode()
+    submit = smpp34.SubmitSm("15005550006", "15551230000", b"x" * 140, sequence_number=4).encode()
+    enquire_resp = bytes.fromhex("00000010800000150000000000000003")
+    stream = submit + enquire_resp + submit
+    answer = bytes.fromhex("00000011800000050000000000000009") + b"\x00"
+    for cut in range(1, len(stream)):
+        for second in (cut, min(cut + 2, len(stream)), len(stream)):
+            got: list[tuple[InboundSm, object]] = []
+            relay = _Relay(conn, "TRX", "s1", lambda sm, d, got=got: got.append((sm, d)), lambda tokens: None)
+            up, down = _Transport(), _Transport()
+            relay.up, relay.down = up, down  # type: ignore[assignment]
+            relay.received(True, deliver)
+            [(_, delivery)] = got
+            relay.received(False, stream[:cut])
+            delivery.ack()  # type: ignore[attr-defined]
+            relay.received(False, stream[cut:second])
+            relay.received(False, stream[second:])
+            sent = bytes(up.data)
+            assert sent.replace(answer, b"", 1) == stream, (cut, second)
+            at = sent.index(answer)
+            boundaries = {0, len(submit), len(submit) + len(enquire_resp), len(stream)}
+            assert at in boundaries and at >= cut, (cut, second, at)

@@ -99,10 +99,22 @@ class SmsConfig:
     smart_encoding: bool = True
     smart_encoding_off: frozenset[str] = field(default_factory=frozenset)  # IS… services without it
     opt_out: OptOut = OptOut()
+    # number → its connection, filled as numbers are looked up (once per SMS queued)
+    _routes: dict[str, Connection | None] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def connection_for(self, number: str | None) -> Connection | None:
         if not number:
             return None
+        routes = self._routes
+        if number in routes:
+            return routes[number]
+        found = self._connection_for(number)
+        if len(routes) >= 100_000:
+            routes.clear()
+        routes[number] = found
+        return found
+
+    def _connection_for(self, number: str) -> Connection | None:
         exact = [c for c in self.connections if number in c.numbers]
         if exact:
             return exact[0]

@@ -4,6 +4,7 @@ in both their forms (receipted_message_id / message_state TLVs, and the `id:… 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from dataclasses import dataclass
@@ -76,6 +77,7 @@ def to_e164(address: str, ton: int) -> str:
     return address
 
 
+@functools.lru_cache(maxsize=4096)
 def from_e164(address: str) -> tuple[str, int, int]:
     """(address, TON, NPI) for submit_sm: international, short code or alphanumeric sender."""
     if address.startswith("+") and address[1:].isdigit():
@@ -94,6 +96,7 @@ def submit_for(part: SmsPart, sender: str, destination: str, validity_period: st
                       dest_ton=dest_ton, dest_npi=dest_npi, validity_period=validity_period)
 
 
+@functools.lru_cache(maxsize=256)
 def relative_validity(seconds: int) -> str:
     """SMPP relative time format YYMMDDhhmmss000R for a validity period (capped at 99 days)."""
     seconds = max(60, min(seconds, 99 * 86400))

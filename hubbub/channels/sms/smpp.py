@@ -25,14 +25,17 @@ or whether its hook API can hold back a deliver_sm_resp, and it measured ~2.4k s
 sequence numbers, submit_sm encoding, submit_sm_resp matching, its own keep-alive — and each bind runs
 through `_Relay`, an in-process byte relay: the library connects in plain TCP to a one-shot listener on
 127.0.0.1, and the relay holds the real connection to the SMSC (TCP, or TLS with Python's `ssl` and the
-configured CA). The relay frames the stream into whole PDUs by their 4-octet length and passes them through
-unchanged, except:
+configured CA). It passes the PDUs through unchanged: the SMSC's stream is framed into whole PDUs by their
+4-octet command_length; the library's is forwarded as it comes, without a copy, with only its PDU boundaries
+followed so that the relay's own PDUs go in between two of the library's. Except:
 
 - deliver_sm from the SMSC is decoded with the library's codec (`smpp34.decode`) and handed to Hubbub instead
   of the library; its deliver_sm_resp goes out only when Hubbub calls `Delivery.ack()` after the commit;
 - the relay sends its own enquire_link every `enquire_link_interval` and drops the connection when an answer
-  takes longer than `response_timeout` (a dead peer), and uses the same round trip to learn that the SMSC has
-  read the acknowledgements sent before it (`on_confirmed`, for inbound de-duplication);
+  to it, or to the oldest submit_sm waiting, takes longer than `response_timeout` (a dead peer; the library
+  then fails the submit_sm it waits for, so no timer runs per submit_sm), and uses the enquire_link round
+  trip to learn that the SMSC has read the acknowledgements sent before it (`on_confirmed`, for inbound
+  de-duplication);
 - bind_*_resp is inspected for its command_status, so a refused bind is reported with the SMSC's status.
 
 The two PDUs the relay writes itself, deliver_sm_resp and enquire_link, are a 16-octet header (+ one NUL for
@@ -81,6 +84,7 @@ PROBE_SEQUENCE = 0x7FFF0000  # the relay's own enquire_link numbers; the library
 CONFIRM_DELAY = 0.2  # acknowledgements are confirmed by an enquire_link round trip this long after them
 _HEADER = struct.Struct(">IIII")
 _PREFIX = struct.Struct(">II")
+_LENGTH = struct.Struct(">I")
 COMMAND_STATUS_NAMES = {0x0D: "ESME_RBINDFAIL", 0x0E: "ESME_RINVPASWD", 0x0F: "ESME_RINVSYSID",
                         0x05: "ESME_RALYBND", 0x53: "ESME_RINVSYSTYP", 0x08: "ESME_RSYSERR"}
 
@@ -206,6 +210,9 @@ class _Relay:
         self.down: asyncio.Transport | None = None
         self._up_buf = bytearray()
         self._held: list[bytes] = []  # from the SMSC before the library connected
+        self._down_rest = 0  # octets of the library's current PDU still to come (0: between two PDUs)
+        self._down_head = b""  # the first octets of a command_length that the last read split
+        self._own: list[bytes] = []  # the relay's own PDUs, waiting for the library's PDU to end
         self._server: asyncio.base_events.Server | None = None
         self.closed = asyncio.Event()
         self.reason: str | None = None
@@ -216,6 +223,8 @@ class _Relay:
         self._first_unconfirmed = 0.0
         self._last_probe = time.monotonic()
         self._keepalive: asyncio.Task[None] | None = None
+        self._submits: dict[int, float] = {}  # submit_sm waiting for their answer → sent at, oldest first
+        self._submit_key = 0
 
     async def open(self) -> int:
         """Connect to the SMSC and listen for the library; the loopback port to give the library."""
@@ -262,10 +271,13 @@ class _Relay:
                        + (f" ({exc})" if exc else ""))
 
     def received(self, upstream: bool, data: bytes) -> None:
-        if not upstream:  # from the library: nothing to look at, forwarded as it comes
-            if self.up is not None:
-                self.up.write(data)
-            return
+        if upstream:
+            self._from_smsc(data)
+        else:
+            self._from_library(data)
+
+    def _from_smsc(self, data: bytes) -> None:
+        """Whole PDUs, passed on to the library except deliver_sm and the answers to the relay's enquire_link."""
         buf = self._up_buf
         if buf:
             buf += data
@@ -278,11 +290,11 @@ class _Relay:
         while size - pos >= 16:
             length, command = _PREFIX.unpack_from(view, pos)
             if length < 16 or length > MAX_PDU:
-                self.close(f"malformed PDU from the {'SMSC' if upstream else 'library'} (command_length {length})")
+                self.close(f"malformed PDU from the SMSC (command_length {length})")
                 return
             if size - pos < length:
                 break
-            if upstream and (command == DELIVER_SM or command == ENQUIRE_LINK_RESP or command in BIND_RESPS):
+            if command == DELIVER_SM or command == ENQUIRE_LINK_RESP or command in BIND_RESPS:
                 _, _, status, sequence = _HEADER.unpack_from(view, pos)
                 if command != ENQUIRE_LINK_RESP or sequence in self._probes:
                     if command in BIND_RESPS:
@@ -306,13 +318,57 @@ class _Relay:
             del buf[:pos]
         if not out:
             return
-        if upstream:
-            if self.down is None:
-                self._held.extend(out)
-            else:
-                self.down.write(out[0] if len(out) == 1 else b"".join(out))
-        elif self.up is not None:
-            self.up.write(out[0] if len(out) == 1 else b"".join(out))
+        if self.down is None:
+            self._held.extend(out)
+        else:
+            self.down.write(out[0] if len(out) == 1 else b"".join(out))
+
+    def _from_library(self, data: bytes) -> None:
+        """Forwarded as it comes, without a copy; only the PDU boundaries are followed (by command_length), so
+        that the relay's own PDUs go to the SMSC between two of the library's, never inside one."""
+        up = self.up
+        if up is None:
+            return
+        size = len(data)
+        rest = self._down_rest
+        if rest > size or rest == size and not self._own:  # all of it inside the current PDU
+            self._down_rest = rest - size
+            up.write(data)
+            return
+        head = self._down_head
+        view = head + data if head else data
+        shift = len(head)
+        pos = rest  # where the next PDU starts, in `view`
+        n = len(view)
+        first = rest if rest else -1  # the first PDU end inside `data`
+        while pos + 4 <= n:
+            length = _LENGTH.unpack_from(view, pos)[0]
+            if length < 16 or length > MAX_PDU:
+                self.close(f"malformed PDU from the library (command_length {length})")
+                return
+            pos += length
+            if first < 0 and pos <= n:
+                first = pos - shift
+        if pos >= n:
+            self._down_rest, self._down_head = pos - n, b""
+        else:  # fewer than 4 octets of the next command_length
+            self._down_rest, self._down_head = 0, bytes(view[pos:])
+        own = self._own
+        if own and first >= 0:
+            pending = b"".join(own)
+            own.clear()
+            up.writelines((data[:first], pending, data[first:]) if first < size else (data, pending))
+        else:
+            up.write(data)
+
+    def _send_own(self, pdu: bytes) -> None:
+        up = self.up
+        if up is None or up.is_closing():
+            return
+        if self._down_rest or self._down_head:
+            self._own.append(pdu)  # sent when the library's PDU in progress has gone through
+        else:
+            up.write(pdu)
 
     # -- inbound ---------------------------------------------------------------------------------------
     def _deliver(self, raw: bytes, sequence: int) -> None:
@@ -339,13 +395,21 @@ class _Relay:
         if up is None or self.closed.is_set() or up.is_closing():
             return  # the session is gone: the SMSC delivers it again on the next bind
         # deliver_sm_resp: header and an empty message_id (the library has no encoder for it, see above)
-        up.write(_HEADER.pack(17, DELIVER_SM_RESP, status, sequence) + b"\x00")
+        self._send_own(_HEADER.pack(17, DELIVER_SM_RESP, status, sequence) + b"\x00")
         if token is not None:
             if not self._unconfirmed:
                 self._first_unconfirmed = time.monotonic()
             self._unconfirmed.append(token)
 
-    # -- keep-alive and confirmations ---------------------------------------------------------------------
+    # -- keep-alive, submit_sm deadlines and confirmations ---------------------------------------------------
+    def submit_started(self) -> int:
+        self._submit_key += 1
+        self._submits[self._submit_key] = time.monotonic()
+        return self._submit_key
+
+    def submit_done(self, key: int) -> None:
+        del self._submits[key]
+
     def _probe(self) -> None:
         up = self.up
         if up is None or up.is_closing():
@@ -356,7 +420,7 @@ class _Relay:
         self._probes[sequence] = (now, self._unconfirmed)
         self._unconfirmed = []
         self._last_probe = now
-        up.write(_HEADER.pack(16, ENQUIRE_LINK, 0, sequence))  # enquire_link: a bare header
+        self._send_own(_HEADER.pack(16, ENQUIRE_LINK, 0, sequence))  # enquire_link: a bare header
 
     def _probe_answered(self, sequence: int) -> None:
         _, tokens = self._probes.pop(sequence)
@@ -376,6 +440,9 @@ class _Relay:
             now = time.monotonic()
             if self._probes and now - min(sent for sent, _ in self._probes.values()) > c.response_timeout:
                 self.close(f"no enquire_link_resp within {c.response_timeout:g} s: the link is dead")
+                return
+            if self._submits and now - next(iter(self._submits.values())) > c.response_timeout:
+                self.close(f"no submit_sm_resp within {c.response_timeout:g} s")
                 return
             if now - self._last_probe >= c.enquire_link_interval:
                 self._probe()
@@ -540,19 +607,19 @@ class SmppLink:
     async def submit(self, sm: OutboundSm) -> SubmitOutcome:
         async with self._window:
             smsc, relay = self._tx, self._tx_relay
-            if smsc is None or not self.connected.is_set():
+            if smsc is None or relay is None or not self.connected.is_set():
                 return SubmitOutcome("unanswered")
             data, fields = _submit_fields(sm)
+            # No timer per submit_sm: the relay closes the link when the oldest answer is overdue
+            # (`response_timeout`), and the library then fails every submit_sm it still waits for.
+            key = relay.submit_started()
             try:
-                async with asyncio.timeout(self.config.response_timeout):
-                    resp = await smsc.submit_sm(sm.destination, data, **fields)
-            except TimeoutError:
-                if relay is not None and relay is self._tx_relay:
-                    relay.close(f"no submit_sm_resp within {self.config.response_timeout:g} s")
-                return SubmitOutcome("unanswered")
+                resp = await smsc.submit_sm(sm.destination, data, **fields)
             except (smpp34.SmppError, RuntimeError, OSError) as exc:
                 log.debug("SMPP %s: submit_sm got no answer: %s", self.config.name, exc)
                 return SubmitOutcome("unanswered")
+            finally:
+                relay.submit_done(key)
         if resp.is_success:
             return SubmitOutcome("accepted", resp.message_id or "", 0)
         status = int(resp.command_status)

@@ -11,8 +11,9 @@
   submits the parts of one SMS that the SMSC has not accepted yet, paced by the connection's
   submits-per-second, and retries a part later on ESME_RTHROTTLED / ESME_RMSGQFUL, or after a re-bind when
   the SMSC never answered. Accepted parts are remembered, so a re-bind never re-sends them.
-- The flusher writes SMSC answers and delivery receipts in batches (one transaction per batch). A sender
-  waits for the commit of the part it got accepted before it submits anything else, so at most `window`
+- The flusher writes SMSC answers and delivery receipts in batches (one transaction per batch, gathered for
+  up to FLUSH_DELAY, or until half the `max_unrecorded` slots wait). A part holds one of its connection's
+  `max_unrecorded` slots from before its submit_sm until its acceptance is committed, so at most that many
   parts per connection are ever accepted-but-not-recorded: that bounds what a hard kill can send twice.
 - Inbound deliver_sm (SMS and receipts) are acknowledged to the SMSC only after the transaction that stored
   them committed; an SMS the SMSC delivers again because it never read that acknowledgement is recognised
@@ -49,10 +50,15 @@ log = logging.getLogger("hubbub.sms")
 FETCH_BATCH = 500
 REFILL_AT = FETCH_BATCH // 2
 RESULT_BATCH = 2000
+# The flusher gathers results for up to this long, or until half a connection's `max_unrecorded` slots wait
+# (at once when they are all taken): each transaction of results has a fixed cost (and a sync to disk), so
+# fewer, larger ones cost less per SMS.
+FLUSH_DELAY = 0.02
 BACKLOG_RETRY = 1.0  # seconds between tries of receipts that came before their submit_sm_resp was recorded
 INBOUND_ATTEMPTS = 4  # writes of an inbound SMS before the SMSC is asked to deliver it again later
 STALE_PARTS = 24 * 3600
 EXPIRY_SWEEP = 5.0
+FEED_PAUSE = 0.05  # the feeder reads the events outbox at most once per this many seconds (unless it is behind)
 
 
 @functools.lru_cache(maxsize=1024)
@@ -89,6 +95,20 @@ class RateLimiter:
 
     def pause(self, seconds: float) -> None:
         self.paused_until = max(self.paused_until, time.monotonic() + seconds)
+
+    def try_acquire(self) -> bool:
+        """Take a token if one is there now (the usual case: no pause, no rate or tokens left)."""
+        now = time.monotonic()
+        if now < self.paused_until:
+            return False
+        if self.rate <= 0:
+            return True
+        self.tokens = min(self.capacity, self.tokens + (now - self.updated) * self.rate)
+        self.updated = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return True
+        return False
 
     async def acquire(self) -> None:
         while True:
@@ -187,15 +207,17 @@ class Dispatcher:
                     if time.time() >= row["expires_at"]:
                         report(actions.SendFailed(row, "expired", actions.QUEUE_EXPIRED))
                         return
-                    await self.limiter.acquire()
+                    if not self.limiter.try_acquire():
+                        await self.limiter.acquire()
                     validity = relative_validity(int(row["expires_at"] - time.time()))
                     outcome = await self.link.submit(submit_for(parts[seq - 1], row["sender"], row["destination"],
                                                                 validity))
                     if outcome.kind == "accepted":
                         done.add(seq)
-                        recorded = report(actions.PartsAccepted(row, ((seq, outcome.message_id or ""),),
-                                                                len(done) == len(parts)))
-                        recorded.add_done_callback(self._recorded)
+                        report(actions.PartsAccepted(row, ((seq, outcome.message_id or ""),), len(done) == len(parts)),
+                               self.unrecorded.release)
+                        if self.unrecorded.locked():  # senders wait for a slot: record what there is now
+                            self.worker.flush_soon()
                         handed_over = True
                         break
                     if outcome.kind == "rejected":
@@ -216,9 +238,6 @@ class Dispatcher:
                 if not handed_over:
                     self.unrecorded.release()
 
-    def _recorded(self, _: asyncio.Future[None]) -> None:
-        self.unrecorded.release()
-
 
 class SmsWorker:
     def __init__(self, db: Database, config: SmsConfig,
@@ -229,8 +248,11 @@ class SmsWorker:
         self.links: dict[str, SmppLink] = {}
         self.dispatchers: dict[str, Dispatcher] = {}
         self._tasks: list[asyncio.Task[Any]] = []
-        self._results: list[tuple[actions.Result, asyncio.Future[None] | None]] = []
+        self._results: list[tuple[actions.Result, Callable[[], None] | None]] = []
         self._results_ready = asyncio.Event()
+        self._results_full = asyncio.Event()
+        self._flush_now = False
+        self._flush_at = max(1, min((c.max_unrecorded // 2 for c in config.connections), default=1))
         self._backlog = True  # early receipts may wait in sms_receipt_backlog (from before a restart, too)
         self._backlog_tried = 0.0
         self._outbox_wake = asyncio.Event()
@@ -279,7 +301,8 @@ class SmsWorker:
 
     def _on_commit(self) -> None:  # on the writer thread
         loop = self._loop
-        if loop is not None and not self._stopped:
+        # read across threads: at worst one wake-up too many (the feeder clears the flag before it reads)
+        if loop is not None and not self._stopped and not self._outbox_wake.is_set():
             with contextlib.suppress(RuntimeError):
                 loop.call_soon_threadsafe(self._outbox_wake.set)
 
@@ -288,12 +311,17 @@ class SmsWorker:
             self._inbound.put_nowait((name, sm, delivery))
         return callback
 
-    def report(self, result: actions.Result) -> asyncio.Future[None]:
-        """Queue a result for the flusher; the future is done once it is committed."""
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._results.append((result, waiter))
+    def report(self, result: actions.Result, on_recorded: Callable[[], None] | None = None) -> None:
+        """Queue a result for the flusher; `on_recorded` runs once it is committed."""
+        self._results.append((result, on_recorded))
         self._results_ready.set()
-        return waiter
+        if len(self._results) >= self._flush_at:
+            self._results_full.set()
+
+    def flush_soon(self) -> None:
+        """Write the results gathered so far without waiting for more."""
+        self._flush_now = True
+        self._results_full.set()
 
     def _wake_dispatchers(self, names: set[str]) -> None:
         for name in names:
@@ -306,6 +334,7 @@ class SmsWorker:
         position: int | None = None
         last_purge = last_seen_purge = 0.0
         while True:
+            self._outbox_wake.clear()  # a commit from now on calls for another pass
             try:
                 pending = await self.db.read(lambda c, position=position: actions.outbox_pending(c, position))
                 if pending:
@@ -340,7 +369,9 @@ class SmsWorker:
             except Exception:
                 log.exception("SMS: queueing new messages failed")
                 await asyncio.sleep(1.0)
-            self._outbox_wake.clear()
+            # Every commit wakes the feeder, most of them the flusher's (their onDeliveryUpdated events queue
+            # nothing): under load one pass per FEED_PAUSE is enough.
+            await asyncio.sleep(FEED_PAUSE)
             await wait_event(self._outbox_wake, 1.0)
 
     # -- inbound -------------------------------------------------------------------------------------
@@ -393,10 +424,10 @@ class SmsWorker:
 
     # -- results -------------------------------------------------------------------------------------
     @staticmethod
-    def _done(batch: list[tuple[actions.Result, asyncio.Future[None] | None]]) -> None:
-        for result, waiter in batch:
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
+    def _done(batch: list[tuple[actions.Result, Callable[[], None] | None]]) -> None:
+        for result, on_recorded in batch:
+            if on_recorded is not None:
+                on_recorded()
             if isinstance(result, actions.ReceiptReport) and result.delivery is not None:
                 result.delivery.ack()
 
@@ -408,6 +439,10 @@ class SmsWorker:
                 await self._results_ready.wait()
             self._results_ready.clear()
             while True:
+                if 0 < len(self._results) < self._flush_at and not self._flush_now:
+                    self._results_full.clear()
+                    await wait_event(self._results_full, FLUSH_DELAY)
+                self._flush_now = False
                 batch, self._results = self._results[:RESULT_BATCH], self._results[RESULT_BATCH:]
                 retry = self._backlog and time.monotonic() - self._backlog_tried >= BACKLOG_RETRY
                 if not batch and not retry:
