@@ -84,8 +84,9 @@ def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str 
     payload = {"source": scope.source, "webhook_enabled": scope.webhook_enabled,
                "client_identity": scope.client_identity, "data": data}
     created = clock.now()
+    encoded = orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode()
     row = {"account_sid": scope.account_sid, "conversation_sid": conversation_sid, "type": event_type,
-           "payload": orjson.dumps(payload, option=orjson.OPT_NON_STR_KEYS).decode(), "date_created": created}
+           "payload": encoded, "date_created": created}
     if not webhook_deliveries.webhooks_fire(scope.source, scope.webhook_enabled):
         _INSERT_EVENT.run(conn, row)
         return
@@ -97,4 +98,4 @@ def emit(conn: Connection, scope: Scope, event_type: str, conversation_sid: str 
         event_id = _INSERT_EVENT_ID.fetchone(conn, row)[0]  # type: ignore[index]
     webhook_deliveries.record_deliveries(
         conn, account_sid=scope.account_sid, event_id=event_id, event_type=event_type,
-        conversation_sid=conversation_sid, data=data, event_date=created, payload=row["payload"])
+        conversation_sid=conversation_sid, data=data, event_date=created, payload=encoded)

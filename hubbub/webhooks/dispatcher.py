@@ -319,7 +319,7 @@ class Dispatcher:
             error = "the account no longer exists" if known else "the signing key was not loaded"
         elif delivery.params is None and delivery.rendering is None:
             error = store.MISSING_EVENT
-        if error is not None:
+        if error is not None or token is None:
             self._finish(store.Outcome(delivery, False, None, error, 0, clock.now_ms()))
             return
         self._in_child[delivery.id] = delivery
@@ -457,6 +457,7 @@ async def purge_log(db: Database, settings: WebhookSettings) -> int:
     total = 0
     after: tuple[int, int] | None = (0, 0)
     while after is not None:
-        removed, after = await db.write(lambda conn, after=after: store.purge(conn, cutoff, after))
+        start: tuple[int, int] = after
+        removed, after = await db.write(partial(store.purge, cutoff_ms=cutoff, after=start))
         total += removed
     return total

@@ -510,7 +510,7 @@ def purge(conn: Connection, cutoff_ms: int, after: tuple[int, int] = (0, 0)) -> 
     starts, or None when both tables are done). No index on the times is needed: the walk stops at the
     first row created after the cutoff."""
     removed = 0
-    positions = []
+    positions: list[int] = []
     for table, time_column, deletable in (
             (webhook_attempts, webhook_attempts.c.created_ms, None),
             (D, D.c.created_ms, and_(D.c.status.in_(_FINISHED), D.c.updated_ms < cutoff_ms)),
