@@ -89,7 +89,8 @@ class Prepared:
         self.execute(conn, params).close()
 
 
-def insert_all(table: Table, *, positional: bool = False) -> Prepared:
-    """INSERT of every column but the surrogate `id`, with one parameter per column name."""
-    return Prepared(insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"}),
-                    positional=positional)
+def insert_all(table: Table, *, positional: bool = False, returning_id: bool = False) -> Prepared:
+    """INSERT of every column but the surrogate `id`, with one parameter per column name (and RETURNING the
+    `id`, for PostgreSQL, where the driver has no `lastrowid`)."""
+    stmt = insert(table).values({c.name: bindparam(c.name) for c in table.c if c.name != "id"})
+    return Prepared(stmt.returning(table.c.id) if returning_id else stmt, positional=positional)

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, exists, func, insert, null, or_, select, text, update
+from sqlalchemy import Connection, and_, bindparam, delete, exists, func, null, or_, select, text, update
 
 from hubbub.domain import clock
 from hubbub.domain.sids import random_hex
@@ -33,8 +33,7 @@ D = webhook_deliveries
 MISSING_EVENT = "the event of this delivery is missing or unreadable"
 
 _INSERT_DELIVERY = insert_all(webhook_deliveries, positional=True)
-_INSERT_DELIVERY_ID = Prepared(insert(webhook_deliveries).values(
-    {c.name: bindparam(c.name) for c in webhook_deliveries.c if c.name != "id"}).returning(webhook_deliveries.c.id))
+_INSERT_DELIVERY_ID = insert_all(webhook_deliveries, returning_id=True)
 _INSERT_ATTEMPT = insert_all(webhook_attempts, positional=True)
 
 # Per writer thread: whether deliveries were queued for claiming (replays), and the fresh deliveries this
