@@ -4,6 +4,7 @@ concatenation headers (no SMSC, no server)."""
 from __future__ import annotations
 
 import json
+import socket
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -281,3 +282,37 @@ def test_relay_answers_between_the_librarys_pdus_however_its_stream_is_cut() -> 
             at = sent.index(answer)
             boundaries = {0, len(submit), len(submit) + len(enquire_resp), len(stream)}
             assert at in boundaries and at >= cut, (cut, second, at)
+
+
+@pytest.mark.skipif(not hasattr(socket, "TCP_QUICKACK"), reason="TCP_QUICKACK is Linux's")
+def test_relay_acknowledges_a_deliver_sm_read_at_once_at_tcp_level() -> None:
+    """Holding deliver_sm_resp back for a commit must not hold the TCP ACK back too: an SMSC with Nagle's
+    algorithm on would keep the submit_sm_resp it writes next until that ACK came (see smpp.py, the relay)."""
+    import smpp34
+
+    from hubbub.channels.sms.smpp import _Relay
+
+    class Socket:
+        def __init__(self) -> None:
+            self.options: list[tuple[int, int, int]] = []
+
+        def setsockopt(self, level: int, option: int, value: int) -> None:
+            self.options.append((level, option, value))
+
+    class Upstream(_Transport):
+        def __init__(self) -> None:
+            super().__init__()
+            self.socket = Socket()
+
+        def get_extra_info(self, name: str) -> object:
+            return self.socket if name == "socket" else None
+
+    [conn] = parse(BASE).connections
+    relay = _Relay(conn, "TRX", "s1", lambda sm, d: None, lambda tokens: None)
+    up = Upstream()
+    relay.attach(True, up)  # type: ignore[arg-type]
+    relay.down = _Transport()  # type: ignore[assignment]
+    relay.received(True, bytes.fromhex("00000015800000040000000000000007") + b"id-7\x00")
+    assert up.socket.options == []  # a submit_sm_resp: the library answers it by sending on
+    relay.received(True, smpp34.DeliverSm("15551230000", "15005550006", b"hi", sequence_number=9).encode())
+    assert up.socket.options == [(socket.IPPROTO_TCP, socket.TCP_QUICKACK, 1)]

@@ -85,17 +85,24 @@ class Simulator:
         if self.dlr and sm.registered_delivery & 0x01:
             session = self.sessions.get(sm.session_id)
             if session is not None and session.can_receive:
-                asyncio.get_running_loop().create_task(self._receipt(session, sm, message_id))
+                asyncio.get_running_loop().call_later(self.dlr_delay, self._receipt, session, sm.source,
+                                                      sm.destination, message_id)
 
-    async def _receipt(self, session: SimSession, sm: SimSubmit, message_id: str) -> None:
-        await asyncio.sleep(self.dlr_delay)
+    def _receipt(self, session: SimSession, destination: str, source: str, message_id: str) -> None:
+        # a timer and the library's future, no task per receipt: receipts are most of the simulator's CPU
+        if self.sessions.get(session.session_id) is not session:
+            return  # unbound meanwhile
         stat = self.dlr or "DELIVRD"
         text = (f"id:{message_id} sub:001 dlvrd:{'001' if stat == 'DELIVRD' else '000'} submit date:2601010000 "
                 f"done date:2601010000 stat:{stat} err:000 text:").encode("latin-1")
-        with contextlib.suppress(Exception):
-            await session.deliver(sm.source, text, source=sm.destination, esm_class=0x04,
-                                  tlvs={TLV_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
-                                        TLV_MESSAGE_STATE: bytes([STATES.get(stat, 7)])})
+        try:
+            pending = session.start_deliver(destination, text, source=source, esm_class=0x04,
+                                            tlvs={TLV_RECEIPTED_MESSAGE_ID: message_id.encode() + b"\x00",
+                                                  TLV_MESSAGE_STATE: bytes([STATES.get(stat, 7)])})
+        except Exception:  # noqa: BLE001 - the session is going away
+            return
+        if pending is not None:
+            pending.add_done_callback(_ignore_answer)
 
     async def send_inbound(self, source: str, destination: str, body: str) -> int:
         """Deliver a mobile-originated SMS to a bound receiver; returns the number of parts sent."""
@@ -110,6 +117,12 @@ class Simulator:
                                        esm_class=0x40 if part.udh else 0, data_coding=part.data_coding)
         self.say(f"sent inbound {source} -> {destination}: {body}")
         return len(parts)
+
+
+def _ignore_answer(future: asyncio.Future[Any]) -> None:
+    """A receipt the ESME refused or never answered is not sent again (nor logged as never retrieved)."""
+    if not future.cancelled():
+        future.exception()
 
 
 def _part_of(sm: SimSubmit) -> InboundPart:
