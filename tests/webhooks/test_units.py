@@ -149,6 +149,16 @@ def _prepare(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, url: str | None = 
     return db
 
 
+async def _poll(db: Any, query: Any, done: Any) -> Any:
+    """`query` on a reader until `done` says its result is final, for up to 30 s (a slow, shared machine)."""
+    for _ in range(1500):
+        result = await db.read(query)
+        if done(result):
+            return result
+        await asyncio.sleep(0.02)
+    raise AssertionError(result)
+
+
 def test_dispatcher_retries_parks_and_keeps_order(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from hubbub.actions.common import Scope
     from hubbub.actions.conversations import ConversationFields, do_create_conversation
@@ -181,13 +191,9 @@ def test_dispatcher_retries_parks_and_keeps_order(tmp_path: Path, monkeypatch: p
             for body in ("one", "twice", "never", "four", "five"):
                 await db.write(lambda c, body=body: do_create_message(c, scope, conv["sid"], MessageFields(
                     author="a", body=body)))
-            for _ in range(1500):  # (a slow, shared machine: up to 30 s)
-                statuses = await db.read(lambda c: [r.status for r in c.execute(
-                    webhook_deliveries.select().order_by(webhook_deliveries.c.id))])
-                if statuses.count("pending") + statuses.count("sending") == 0:
-                    return statuses
-                await asyncio.sleep(0.02)
-            raise AssertionError(statuses)
+            return await _poll(db, lambda c: [r.status for r in c.execute(
+                webhook_deliveries.select().order_by(webhook_deliveries.c.id))],
+                lambda statuses: statuses.count("pending") + statuses.count("sending") == 0)
         finally:
             await dispatcher.stop()
             db.close()
@@ -266,15 +272,11 @@ def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_
             assert [type(r) for r in results] == [dict, _Refused, dict, dict, _Refused, dict]
             for body in ("b5", "b6", "b7"):  # batches where nothing fails
                 await db.write(create(body), key=conv["sid"])
-            for _ in range(1500):  # (a slow, shared machine: up to 30 s)
-                rows = await db.read(lambda c: [(r.status, r.id, r.attempt_delivery) for r in c.execute(
-                    webhook_deliveries.select().add_columns(webhook_attempts.c.delivery_id.label("attempt_delivery"))
-                    .outerjoin(webhook_attempts, webhook_attempts.c.delivery_id == webhook_deliveries.c.id)
-                    .order_by(webhook_deliveries.c.id))])
-                if len(seen) >= 7 and all(status == "delivered" for status, _, _ in rows):
-                    return rows
-                await asyncio.sleep(0.02)
-            raise AssertionError(rows)
+            return await _poll(db, lambda c: [(r.status, r.id, r.attempt_delivery) for r in c.execute(
+                webhook_deliveries.select().add_columns(webhook_attempts.c.delivery_id.label("attempt_delivery"))
+                .outerjoin(webhook_attempts, webhook_attempts.c.delivery_id == webhook_deliveries.c.id)
+                .order_by(webhook_deliveries.c.id))],
+                lambda rows: len(seen) >= 7 and all(status == "delivered" for status, _, _ in rows))
         finally:
             await dispatcher.stop()
             db.close()
@@ -317,13 +319,9 @@ def test_an_outcome_the_database_refuses_does_not_hold_back_the_others(
             conv = await db.write(lambda c: do_create_conversation(c, scope, ConversationFields(friendly_name="u")))
             await asyncio.gather(*(db.write(lambda c, body=body: do_create_message(
                 c, scope, conv["sid"], MessageFields(author="a", body=body))) for body in ("one", "victim", "two")))
-            for _ in range(1500):
-                rows = await db.read(lambda c: [(r.status, r.sid) for r in c.execute(
-                    webhook_deliveries.select().order_by(webhook_deliveries.c.id))])
-                if len(rows) == 2 and all(status == "delivered" for status, _ in rows):
-                    return rows
-                await asyncio.sleep(0.02)
-            raise AssertionError(rows)
+            return await _poll(db, lambda c: [(r.status, r.sid) for r in c.execute(
+                webhook_deliveries.select().order_by(webhook_deliveries.c.id))],
+                lambda rows: len(rows) == 2 and all(status == "delivered" for status, _ in rows))
         finally:
             await dispatcher.stop()
             db.close()
