@@ -4,6 +4,7 @@ the official `twilio` helper library."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import socket
@@ -62,6 +63,21 @@ def _drop_postgres_database(admin_url: str, name: str) -> None:
     with admin.connect() as conn:
         conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     admin.dispose()
+
+
+@contextlib.contextmanager
+def scratch_database(backend: str, tmp: Path, prefix: str) -> Iterator[str]:
+    """The URL of an empty database of `backend`: a SQLite file in `tmp`, or a fresh PostgreSQL database
+    named `prefix_…`, dropped on leaving."""
+    if backend == "sqlite":
+        yield f"sqlite:///{tmp / 'hubbub.db'}"
+        return
+    name = f"{prefix}_{secrets.token_hex(4)}"
+    url, admin_url = _postgres_database(name)
+    try:
+        yield url
+    finally:
+        _drop_postgres_database(admin_url, name)
 
 
 @dataclass
@@ -133,31 +149,23 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
 def server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"server-{backend}")
-    pg_name = None
-    admin_url = None
-    if backend == "sqlite":
-        database_url = f"sqlite:///{tmp / 'hubbub.db'}"
-    else:
-        pg_name = f"hubbub_test_{secrets.token_hex(4)}"
-        database_url, admin_url = _postgres_database(pg_name)
-    process, url = start_server(database_url, tmp / "server.log")
-    engine = create_engine(sqlalchemy_url(database_url))
-    # A second account, to check that accounts never see each other's data.
-    with engine.begin() as conn:
-        from hubbub.actions.accounts import do_ensure_account
+    with scratch_database(backend, tmp, "hubbub_test") as database_url:
+        process, url = start_server(database_url, tmp / "server.log")
+        engine = create_engine(sqlalchemy_url(database_url))
+        # A second account, to check that accounts never see each other's data.
+        with engine.begin() as conn:
+            from hubbub.actions.accounts import do_ensure_account
 
-        do_ensure_account(conn, OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
-    srv = Server(backend, url, database_url, process, tmp / "server.log", engine)
-    try:
-        yield srv
-    finally:
-        stop_server(process)
-        engine.dispose()
-        log_text = (tmp / "server.log").read_text(errors="replace")
-        if pg_name and admin_url:
-            _drop_postgres_database(admin_url, pg_name)
-        # No request may produce a 500: the server logs every unhandled error.
-        assert "unhandled error" not in log_text, log_text[-5000:]
+            do_ensure_account(conn, OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
+        srv = Server(backend, url, database_url, process, tmp / "server.log", engine)
+        try:
+            yield srv
+        finally:
+            stop_server(process)
+            engine.dispose()
+            log_text = (tmp / "server.log").read_text(errors="replace")
+            # No request may produce a 500: the server logs every unhandled error.
+            assert "unhandled error" not in log_text, log_text[-5000:]
 
 
 @pytest.fixture

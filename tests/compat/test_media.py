@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -34,8 +33,7 @@ from tests.conftest import (
     OTHER_AUTH_TOKEN,
     Server,
     _backends,
-    _drop_postgres_database,
-    _postgres_database,
+    scratch_database,
     start_server,
     stop_server,
 )
@@ -86,30 +84,23 @@ class MediaServer:
 def ms(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[MediaServer]:
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"media-{backend}")
-    pg_name = admin_url = None
-    if backend == "sqlite":
-        database_url = f"sqlite:///{tmp / 'hubbub.db'}"
-    else:
-        pg_name = f"hubbub_media_{secrets.token_hex(4)}"
-        database_url, admin_url = _postgres_database(pg_name)
     media_dir = tmp / "media"
     env = {"HUBBUB_MEDIA_DIR": str(media_dir), "HUBBUB_MEDIA_MAX_BYTES": str(MAX_BYTES),
            "HUBBUB_WEBHOOK_POLL_INTERVAL": "0.2s"}
-    process, url = start_server(database_url, tmp / "server.log", env)
-    engine = create_engine(sqlalchemy_url(database_url))
-    with engine.begin() as conn:
-        from hubbub.actions.accounts import do_ensure_account
+    with scratch_database(backend, tmp, "hubbub_media") as database_url:
+        process, url = start_server(database_url, tmp / "server.log", env)
+        engine = create_engine(sqlalchemy_url(database_url))
+        with engine.begin() as conn:
+            from hubbub.actions.accounts import do_ensure_account
 
-        do_ensure_account(conn, OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
-    try:
-        yield MediaServer(Server(backend, url, database_url, process, tmp / "server.log", engine), media_dir)
-    finally:
-        stop_server(process)
-        engine.dispose()
-        if pg_name and admin_url:
-            _drop_postgres_database(admin_url, pg_name)
-        log_text = (tmp / "server.log").read_text(errors="replace")
-        assert "unhandled error" not in log_text, log_text[-5000:]
+            do_ensure_account(conn, OTHER_ACCOUNT_SID, OTHER_AUTH_TOKEN)
+        try:
+            yield MediaServer(Server(backend, url, database_url, process, tmp / "server.log", engine), media_dir)
+        finally:
+            stop_server(process)
+            engine.dispose()
+            log_text = (tmp / "server.log").read_text(errors="replace")
+            assert "unhandled error" not in log_text, log_text[-5000:]
         assert "Traceback" not in log_text, log_text[-5000:]
 
 
@@ -420,62 +411,55 @@ def test_sigkill_mid_upload_leaves_nothing_and_acknowledged_uploads_survive(ms: 
     import signal
     import threading
 
-    pg_name = admin_url = None
-    if ms.server.backend == "sqlite":
-        database_url = f"sqlite:///{tmp_path / 'hubbub.db'}"
-    else:
-        pg_name = f"hubbub_media_{secrets.token_hex(4)}"
-        database_url, admin_url = _postgres_database(pg_name)
-    media_dir = tmp_path / "media"
-    env = {"HUBBUB_MEDIA_DIR": str(media_dir)}
-    engine = None
-    process, url = start_server(database_url, tmp_path / "server.log", env)
-    try:
-        engine = create_engine(sqlalchemy_url(database_url))
-        server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
-        service = MediaServer(server, media_dir).service_sid
-        sent, release = threading.Event(), threading.Event()
-
-        def body() -> Iterator[bytes]:
-            yield b"a" * 65536
-            sent.set()
-            release.wait(30)
-            yield b"b" * 65536
-
-        def post() -> None:
-            try:
-                requests.post(f"{url}/v1/Services/{service}/Media", data=body(), auth=(ACCOUNT_SID, AUTH_TOKEN),
-                              headers={"Content-Type": "image/png"}, timeout=30)
-            except requests.RequestException:
-                pass  # the server died under it
-
-        uploader = threading.Thread(target=post)
-        uploader.start()
-        assert sent.wait(30)
-        wait_until(lambda: (media_dir / "tmp").is_dir() and any((media_dir / "tmp").iterdir()),
-                   "the upload to reach the disk")
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        release.set()
-        uploader.join(timeout=30)
-
+    with scratch_database(ms.server.backend, tmp_path, "hubbub_media") as database_url:
+        media_dir = tmp_path / "media"
+        env = {"HUBBUB_MEDIA_DIR": str(media_dir)}
+        engine = None
         process, url = start_server(database_url, tmp_path / "server.log", env)
-        server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
-        restarted = MediaServer(server, media_dir)
-        assert restarted.media_rows() == 0
-        assert not list((media_dir / "tmp").iterdir())  # the interrupted upload was cleaned up at start
+        try:
+            engine = create_engine(sqlalchemy_url(database_url))
+            server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
+            service = MediaServer(server, media_dir).service_sid
+            sent, release = threading.Event(), threading.Event()
 
-        data = os.urandom(200_000)
-        record = restarted.uploaded(data, "audio/mpeg", service=service)
-        process.send_signal(signal.SIGKILL)
-        process.wait(timeout=10)
-        process, url = start_server(database_url, tmp_path / "server.log", env)
-        server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
-        survived = MediaServer(server, media_dir).get(record["links"]["content"])
-        assert survived.status_code == 200 and survived.content == data
-    finally:
-        stop_server(process)
-        if engine is not None:
-            engine.dispose()
-        if pg_name and admin_url:
-            _drop_postgres_database(admin_url, pg_name)
+            def body() -> Iterator[bytes]:
+                yield b"a" * 65536
+                sent.set()
+                release.wait(30)
+                yield b"b" * 65536
+
+            def post() -> None:
+                try:
+                    requests.post(f"{url}/v1/Services/{service}/Media", data=body(), auth=(ACCOUNT_SID, AUTH_TOKEN),
+                                  headers={"Content-Type": "image/png"}, timeout=30)
+                except requests.RequestException:
+                    pass  # the server died under it
+
+            uploader = threading.Thread(target=post)
+            uploader.start()
+            assert sent.wait(30)
+            wait_until(lambda: (media_dir / "tmp").is_dir() and any((media_dir / "tmp").iterdir()),
+                       "the upload to reach the disk")
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            release.set()
+            uploader.join(timeout=30)
+
+            process, url = start_server(database_url, tmp_path / "server.log", env)
+            server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
+            restarted = MediaServer(server, media_dir)
+            assert restarted.media_rows() == 0
+            assert not list((media_dir / "tmp").iterdir())  # the interrupted upload was cleaned up at start
+
+            data = os.urandom(200_000)
+            record = restarted.uploaded(data, "audio/mpeg", service=service)
+            process.send_signal(signal.SIGKILL)
+            process.wait(timeout=10)
+            process, url = start_server(database_url, tmp_path / "server.log", env)
+            server = Server(ms.server.backend, url, database_url, process, tmp_path / "server.log", engine)
+            survived = MediaServer(server, media_dir).get(record["links"]["content"])
+            assert survived.status_code == 200 and survived.content == data
+        finally:
+            stop_server(process)
+            if engine is not None:
+                engine.dispose()

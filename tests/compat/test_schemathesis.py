@@ -23,7 +23,6 @@ derandomized so that a run is repeatable; set HUBBUB_FUZZ_SEED to explore other 
 from __future__ import annotations
 
 import os
-import secrets
 from collections.abc import Iterator
 from typing import Any
 
@@ -41,8 +40,7 @@ from tests.conftest import (
     AUTH_TOKEN,
     Server,
     _backends,
-    _drop_postgres_database,
-    _postgres_database,
+    scratch_database,
     start_server,
     stop_server,
 )
@@ -60,23 +58,16 @@ OPERATIONS = {op.operation_id: op for op in spec.operations()}
 def fuzz_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     backend: str = request.param
     tmp = tmp_path_factory.mktemp(f"fuzz-{backend}")
-    pg_name = admin_url = None
-    if backend == "sqlite":
-        database_url = f"sqlite:///{tmp / 'hubbub.db'}"
-    else:
-        pg_name = f"hubbub_fuzz_{secrets.token_hex(4)}"
-        database_url, admin_url = _postgres_database(pg_name)
-    process, url = start_server(database_url, tmp / "server.log")
-    engine = create_engine(sqlalchemy_url(database_url))
-    try:
-        yield Server(backend, url, database_url, process, tmp / "server.log", engine)
-    finally:
-        stop_server(process)
-        engine.dispose()
-        if pg_name and admin_url:
-            _drop_postgres_database(admin_url, pg_name)
-        log_text = (tmp / "server.log").read_text(errors="replace")
-        assert "unhandled error" not in log_text, log_text[-5000:]
+    with scratch_database(backend, tmp, "hubbub_fuzz") as database_url:
+        process, url = start_server(database_url, tmp / "server.log")
+        engine = create_engine(sqlalchemy_url(database_url))
+        try:
+            yield Server(backend, url, database_url, process, tmp / "server.log", engine)
+        finally:
+            stop_server(process)
+            engine.dispose()
+            log_text = (tmp / "server.log").read_text(errors="replace")
+            assert "unhandled error" not in log_text, log_text[-5000:]
 
 
 class Fuzz:

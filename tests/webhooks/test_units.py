@@ -218,11 +218,9 @@ def database_url(request: pytest.FixtureRequest) -> Any:
         return
     if not os.environ.get("HUBBUB_TEST_POSTGRES_URL"):
         pytest.skip("HUBBUB_TEST_POSTGRES_URL is not set")
-    from tests.conftest import _drop_postgres_database, _postgres_database
-    name = f"hubbub_units_{os.getpid()}"
-    url, admin = _postgres_database(name)
-    yield url
-    _drop_postgres_database(admin, name)
+    from tests.conftest import scratch_database
+    with scratch_database("postgresql", Path(), "hubbub_units") as url:
+        yield url
 
 
 def test_a_write_that_fails_in_a_batch_sends_no_webhook_and_its_neighbours_send_theirs(
