@@ -336,8 +336,12 @@ def shown_params(row: Any) -> Params:
         return [(name, value) for name, value in orjson.loads(row["params"])]
     if row["event_payload"] is None:
         return []
-    return render_params([row["event_type"], row["account_sid"], row["event_date"], row["messaging_service_sid"],
-                          _extra(row["level"], row["webhook_sid"], row["target"]), row["event_payload"]])
+    try:
+        return render_params([row["event_type"], row["account_sid"], row["event_date"],
+                              row["messaging_service_sid"], _extra(row["level"], row["webhook_sid"], row["target"]),
+                              row["event_payload"]])
+    except (ValueError, KeyError, TypeError):  # a damaged event: the delivery fails with MISSING_EVENT when sent
+        return []
 
 
 def with_event() -> Any:

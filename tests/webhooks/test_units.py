@@ -443,5 +443,8 @@ def test_deliveries_recorded_before_migration_0005_keep_their_parameters(tmp_pat
         assert [(d.sid, d.params, d.rendering) for d in gone] == [("WD2", None, None), ("WD3", None, None)]
         with pytest.raises(LookupError):
             gone[0].parameters()
+        # the delivery log shows them without parameters (and answers, rather than failing)
+        shown = conn.execute(store.with_event().where(D.c.sid.in_(["WD2", "WD3"])).order_by(D.c.sid)).mappings()
+        assert [store.shown_params(row) for row in shown] == [[], []]
         assert conn.execute(select(D.c.params).where(D.c.sid == "WD2")).scalar() is None
     engine.dispose()
